@@ -1,0 +1,60 @@
+"""Forward kinematics and quaternion helpers (scipy does the rotation maths).
+
+Quaternions are scalar-last (x, y, z, w), the order of scipy.spatial.transform.Rotation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from mocap.data import Motion, Skeleton
+
+
+def global_transforms(
+    skeleton: Skeleton, root_position_m: np.ndarray, rotations_xyzw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """World positions (T, J, 3) and world rotations (T, J, 4, xyzw) of every joint."""
+    n_frames, n_joints = rotations_xyzw.shape[:2]
+    positions = np.zeros((n_frames, n_joints, 3))
+    world_rot: list[Rotation] = []
+    for j, parent in enumerate(skeleton.parents):
+        local = Rotation.from_quat(rotations_xyzw[:, j])
+        if parent < 0:
+            positions[:, j] = root_position_m
+            world_rot.append(local)
+        else:
+            parent_rot = world_rot[parent]
+            positions[:, j] = positions[:, parent] + parent_rot.apply(skeleton.offsets_m[j])
+            world_rot.append(parent_rot * local)
+    quats = np.stack([r.as_quat() for r in world_rot], axis=1)
+    return positions, quats
+
+
+def joint_positions(motion: Motion) -> np.ndarray:
+    """(T, J, 3) world positions of the motion's joints, metres."""
+    return global_transforms(motion.skeleton, motion.root_position_m, motion.rotations_xyzw)[0]
+
+
+def make_continuous(quats_xyzw: np.ndarray) -> np.ndarray:
+    """Flip signs along axis 0 so consecutive quaternions lie in the same hemisphere.
+
+    quats_xyzw: (T, ..., 4). q and -q are the same rotation; choosing the sign of
+    each frame to agree with the previous one keeps interpolation and Euler
+    conversion free of spurious 360-degree turns.
+    """
+    q = np.array(quats_xyzw, dtype=float, copy=True)
+    for t in range(1, q.shape[0]):
+        dots = np.sum(q[t] * q[t - 1], axis=-1, keepdims=True)
+        q[t] = np.where(dots < 0, -q[t], q[t])
+    return q
+
+
+def quat_angle_deg(a_xyzw: np.ndarray, b_xyzw: np.ndarray) -> np.ndarray:
+    """Angle in degrees of the rotation between a and b (q and -q treated as equal)."""
+    dots = np.abs(np.sum(_unit(a_xyzw) * _unit(b_xyzw), axis=-1))
+    return np.degrees(2.0 * np.arccos(np.clip(dots, 0.0, 1.0)))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
