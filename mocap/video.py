@@ -1,0 +1,266 @@
+"""Video input: probe a file, then decode its frames as RGB in displayed orientation.
+
+This is the only module that imports PyAV (`av`), and it does so lazily inside
+functions, so `import mocap.video` stays light.
+
+Rotation: `VideoInfo.rotation_deg` is the **clockwise** rotation that turns the stored
+image into the displayed one (the convention of the classic `rotate` metadata tag: a
+portrait phone clip stored as 1920x1080 has rotation_deg 90). It is read from the display
+matrix side data (PyAV's `VideoFrame.rotation`, counter-clockwise) or, failing that, the
+`rotate` tag. `read_frames` applies it, so every `Frame.rgb` is (H, W, 3) uint8 in the
+displayed orientation and `VideoInfo.width_px/height_px` are that displayed size.
+
+Time: `Frame.time_s` is the presentation time relative to the stream's start time;
+`Frame.index` is the frame's 0-based position in presentation order in the source.
+Frame ranges are half-open: a frame belongs to [start_s, end_s) when
+start_s <= time_s < end_s (to within a microsecond).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mocap.data import Frame, VideoInfo
+from mocap.errors import InputError
+
+_EPS_S = 1e-6  # tolerance for comparing times, seconds
+_HASH_CHUNK = 1 << 20
+
+
+def _open(path: Path) -> Any:
+    """Open a container with PyAV, translating every failure into InputError."""
+    import av
+
+    try:
+        return av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable video ({_short(exc)})") from exc
+
+
+def _short(exc: BaseException) -> str:
+    """A one-line description of an exception."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _video_stream(container: Any, path: Path) -> Any:
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: no video stream")
+    return container.streams.video[0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _packet_pts_cached(path_str: str, mtime_ns: int, size: int) -> tuple[np.ndarray, Fraction, int]:
+    import av
+
+    path = Path(path_str)
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        time_base = stream.time_base
+        start = stream.start_time
+        pts: list[int] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:  # the flush packet at the end
+                    continue
+                value = packet.pts if packet.pts is not None else packet.dts
+                if value is not None:
+                    pts.append(int(value))
+        except av.FFmpegError as exc:
+            raise InputError(f"{path}: unreadable video data ({_short(exc)})") from exc
+    finally:
+        container.close()
+    arr = np.unique(np.asarray(pts, dtype=np.int64))  # sorted presentation order
+    if start is None:
+        start = int(arr[0]) if arr.size else 0
+    return arr, Fraction(time_base), int(start)
+
+
+def _packet_times_s(path: Path) -> np.ndarray:
+    """(N,) presentation time of every video packet, sorted, relative to stream start.
+
+    Demuxes without decoding (cheap); memoised per file path, size and mtime.
+    """
+    st = path.stat()
+    pts, time_base, start = _packet_pts_cached(str(path), st.st_mtime_ns, st.st_size)
+    return (pts - start).astype(np.float64) * time_base.numerator / time_base.denominator
+
+
+def _rotation_cw_from_frame(frame: Any, stream: Any) -> int:
+    """Clockwise display rotation in {0, 90, 180, 270} from a decoded frame or the stream tag."""
+    ccw = getattr(frame, "rotation", 0) or 0
+    if ccw:
+        return int(round(-ccw / 90.0)) * 90 % 360
+    tag = stream.metadata.get("rotate")
+    if tag:
+        try:
+            return int(round(float(tag) / 90.0)) * 90 % 360
+        except ValueError:
+            return 0
+    return 0
+
+
+def _check_not_truncated(stream: Any, path: Path) -> None:
+    """Raise InputError when the container's index points past the end of the file.
+
+    A cut-off download whose index sits at the front (MP4 "faststart") still opens and
+    demuxes, silently losing its tail; the index is what reveals it.
+    """
+    size = path.stat().st_size
+    try:
+        ends = [e.pos + e.size for e in stream.index_entries if e.pos >= 0 and not e.is_discard]
+    except (AttributeError, TypeError):  # older PyAV without index_entries
+        return
+    if ends and max(ends) > size:
+        raise InputError(f"{path}: file is truncated (its index reaches byte {max(ends)}, the file has {size})")
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Read a video's metadata: displayed size, fps, exact frame count, rotation, hash.
+
+    fps is the container's average rate, cross-checked with the packet timestamps
+    (the median frame interval wins when the two disagree by more than 1% and the
+    timestamps are regular). `variable_frame_rate` is set when frame intervals differ
+    by more than 10% of the median (plus two timestamp ticks). frame_count counts the
+    video packets (demuxed, not decoded). One frame is decoded to read the rotation.
+
+    Raises InputError (one line, naming the file) for a missing file, a file that is
+    not a readable video, a file without a video stream, or one with no frames.
+    """
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+
+    times_s = _packet_times_s(path)
+    if times_s.size == 0:
+        raise InputError(f"{path}: the video stream has no frames")
+
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        codec = stream.codec_context.name or ""
+        _check_not_truncated(stream, path)
+        average_rate = stream.average_rate
+        time_base = float(stream.time_base)
+        try:
+            first = next(container.decode(stream), None)
+        except av.FFmpegError as exc:
+            raise InputError(f"{path}: cannot decode video ({_short(exc)})") from exc
+        if first is None:
+            raise InputError(f"{path}: no decodable video frames")
+        rotation = _rotation_cw_from_frame(first, stream)
+        width, height = int(first.width), int(first.height)
+    finally:
+        container.close()
+
+    n = int(times_s.size)
+    diffs = np.diff(times_s)
+    variable = False
+    ts_fps = None
+    if diffs.size:
+        median = float(np.median(diffs))
+        if median > 0:
+            ts_fps = 1.0 / median
+            spread = float(np.max(np.abs(diffs - median)))
+            variable = spread > 0.1 * median + 2 * time_base
+    fps = float(average_rate) if average_rate else 0.0
+    if ts_fps is not None and (fps <= 0 or (not variable and abs(fps - ts_fps) > 0.01 * ts_fps)):
+        fps = ts_fps
+    if fps <= 0:
+        raise InputError(f"{path}: cannot determine the frame rate")
+
+    if rotation in (90, 270):
+        width, height = height, width
+    duration = float(times_s[-1] - times_s[0]) + 1.0 / fps
+    return VideoInfo(
+        path=path,
+        width_px=width,
+        height_px=height,
+        fps=fps,
+        frame_count=n,
+        duration_s=duration,
+        rotation_deg=rotation,
+        codec=codec,
+        variable_frame_rate=variable,
+        content_hash=_sha256(path),
+    )
+
+
+def _in_range(t: float, start_s: float | None, end_s: float | None) -> bool:
+    if start_s is not None and t < start_s - _EPS_S:
+        return False
+    return end_s is None or t < end_s - _EPS_S
+
+
+def count_frames_in_range(info: VideoInfo, start_s: float | None = None, end_s: float | None = None) -> int:
+    """How many frames `read_frames(info, start_s, end_s)` will yield (for a progress bar)."""
+    times_s = _packet_times_s(Path(info.path))
+    lo = 0 if start_s is None else int(np.searchsorted(times_s, start_s - _EPS_S, side="left"))
+    hi = times_s.size if end_s is None else int(np.searchsorted(times_s, end_s - _EPS_S, side="left"))
+    return max(0, hi - lo)
+
+
+def read_frames(info: VideoInfo, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
+    """Decode frames in [start_s, end_s) as Frame(index, time_s, rgb (H, W, 3) uint8).
+
+    Frames come in displayed orientation (rotation applied) and presentation order.
+    Decoding is multi-threaded (`thread_type = "AUTO"`). With start_s, the decoder
+    seeks to the key frame before start_s and drops the frames before it.
+    Raises InputError when the file cannot be opened or its data cannot be decoded.
+    """
+    import av
+
+    path = Path(info.path)
+    if start_s is not None and start_s <= 0:
+        start_s = None
+    times_s = _packet_times_s(path)  # exact frame indices even after a seek
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        tb_num, tb_den = stream.time_base.numerator, stream.time_base.denominator
+        start_pts = stream.start_time or 0
+        if start_s is not None:
+            target = int(start_s * tb_den / tb_num) + start_pts
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+        k = -(info.rotation_deg // 90) % 4  # np.rot90 turns counter-clockwise
+        try:
+            for frame in container.decode(stream):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is None:
+                    continue
+                t = (pts - start_pts) * tb_num / tb_den
+                if end_s is not None and t >= end_s - _EPS_S:
+                    break
+                if not _in_range(t, start_s, end_s):
+                    continue
+                rgb = frame.to_ndarray(format="rgb24")
+                if k:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, k))
+                index = int(np.searchsorted(times_s, t - _EPS_S, side="left"))
+                yield Frame(index=index, time_s=float(t), rgb=rgb)
+        except av.FFmpegError as exc:
+            raise InputError(f"{path}: video data cannot be decoded ({_short(exc)})") from exc
+    finally:
+        container.close()
