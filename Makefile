@@ -1,0 +1,34 @@
+# mocap: `make demo` sets everything up and converts a bundled sample; `make test` runs the suite.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+OUT    := out/demo
+
+.PHONY: demo test venv readers bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[blender,test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Independent readers (assimp, three.js) used by the export tests.
+readers: venv
+	bash scripts/install-readers.sh
+
+demo: venv
+	$(VENV)/bin/mocap convert samples/squats.mp4 -o $(OUT)/squats --format bvh
+	@echo
+	@echo "Demo outputs are in $(OUT)/:"
+	@ls -1 $(OUT)
+
+test: venv
+	$(PY) -m pytest -q
+
+bench: venv
+	$(PY) benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf out .pytest_cache

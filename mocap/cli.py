@@ -1,0 +1,167 @@
+"""The `mocap` command line (typer). Thin: parses options, shows progress, calls pipeline.
+
+Exit codes: 0 success; 2 bad input or usage; 3 detection could not run; 4 no person;
+5 an output could not be written; 6 a malformed file; 1 anything else mocap reports.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mocap import __version__
+
+app = typer.Typer(
+    name="mocap",
+    help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Model(str, enum.Enum):
+    lite = "lite"
+    full = "full"
+    heavy = "heavy"
+
+
+class Units(str, enum.Enum):
+    cm = "cm"
+    m = "m"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mocap {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """mocap: video in, motion capture out."""
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    from mocap.errors import MocapError
+
+    code = exc.exit_code if isinstance(exc, MocapError) else 1
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    from mocap.pipeline import FORMATS
+
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in formats if f not in FORMATS]
+    if not formats or bad:
+        raise typer.BadParameter(f"unknown format {', '.join(bad) or text!r}; choose from {', '.join(FORMATS)}")
+    return formats
+
+
+def parse_smoothing(text: str):
+    """'none' | 'light' | 'medium' | 'strong' | a cut-off in Hz ('4', '4hz')."""
+    from mocap.smooth import SMOOTHING_PRESETS_HZ, SmoothingConfig
+
+    key = text.strip().lower()
+    if key in SMOOTHING_PRESETS_HZ:
+        return SmoothingConfig(cutoff_hz=SMOOTHING_PRESETS_HZ[key])
+    try:
+        hz = float(key.removesuffix("hz"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: use none, light, medium, strong or a cut-off frequency in Hz such as 4"
+        ) from None
+    if hz <= 0:
+        raise typer.BadParameter(f"{text!r}: the cut-off frequency must be positive")
+    return SmoothingConfig(cutoff_hz=hz)
+
+
+def parse_rotation_order(text: str) -> str:
+    order = text.strip().upper()
+    if sorted(order) != ["X", "Y", "Z"]:
+        raise typer.BadParameter(f"{text!r}: a rotation order is a permutation of XYZ, such as ZXY")
+    return order
+
+
+@app.command()
+def convert(
+    video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Input video file.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Output file (its stem names every format) or folder. Default: beside the video."),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb.")] = "bvh",
+    start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,
+    end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
+    smoothing: Annotated[
+        str, typer.Option("--smoothing", help="none, light (8 Hz), medium (5 Hz), strong (3 Hz) or a cut-off in Hz.")
+    ] = "medium",
+    rotation_order: Annotated[str, typer.Option("--rotation-order", help="BVH Euler order.")] = "ZXY",
+    units: Annotated[Units, typer.Option("--units", help="BVH units.")] = Units.cm,
+    model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", file_okay=False, help="Landmark cache folder (default ~/.cache/mocap).")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Always re-run detection.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Convert a video of one person into motion-capture files."""
+    from mocap.errors import MocapError
+    from mocap.pipeline import ConvertOptions
+    from mocap.pipeline import convert as run_convert
+
+    if start is not None and end is not None and end <= start:
+        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
+    options = ConvertOptions(
+        formats=parse_formats(format),
+        start_s=start,
+        end_s=end,
+        model=model.value,
+        smoothing=parse_smoothing(smoothing),
+        rotation_order=parse_rotation_order(rotation_order),
+        units=units.value,
+        cache_dir=cache_dir,
+        use_cache=not no_cache,
+    )
+    from mocap.progress import ConvertProgress
+
+    with ConvertProgress(enabled=not quiet) as bar:
+        try:
+            result = run_convert(video, out, options, progress=bar.advance, on_info=bar.start)
+        except MocapError as exc:
+            bar.stop()
+            raise _fail(exc) from exc
+    if not quiet:
+        from mocap.progress import print_summary
+
+        print_summary(result)
+
+
+@app.command()
+def info(
+    video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Input video file.")],
+) -> None:
+    """Show what mocap sees in a video: size, rotation, frame rate, frames, duration."""
+    from mocap.errors import MocapError
+    from mocap.video import probe_video
+
+    try:
+        meta = probe_video(video)
+    except MocapError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"file:        {meta.path}")
+    typer.echo(f"size:        {meta.width_px} x {meta.height_px} px (as displayed)")
+    typer.echo(f"rotation:    {meta.rotation_deg} deg")
+    typer.echo(f"frame rate:  {meta.fps:.3f} fps{' (variable)' if meta.variable_frame_rate else ''}")
+    typer.echo(f"frames:      {meta.frame_count}")
+    typer.echo(f"duration:    {meta.duration_s:.3f} s")
+    typer.echo(f"codec:       {meta.codec}")

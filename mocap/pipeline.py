@@ -1,0 +1,151 @@
+"""convert(): the whole pipeline, video -> files. The CLI, batch runner and Blender
+add-on sit on top of this; each stage lives in its own module:
+
+    probe_video  (video.py)          path -> VideoInfo
+    detect       (detect/)           VideoInfo -> LandmarkTracks       (cached)
+    smooth       (smooth.py)         LandmarkTracks -> LandmarkTracks
+    solve        (solve/)            LandmarkTracks -> Motion
+    write_*      (export/)           Motion -> file
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mocap.data import LandmarkTracks, Motion, VideoInfo
+from mocap.errors import MocapError, NoPersonError
+from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
+from mocap.solve import solve_motion
+
+FORMATS = ("bvh", "fbx", "glb")
+MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    formats: tuple[str, ...] = ("bvh",)
+    start_s: float | None = None
+    end_s: float | None = None
+    model: str = "full"
+    smoothing: SmoothingConfig = SmoothingConfig()
+    rotation_order: str = "ZXY"
+    units: str = "cm"  # BVH units: "cm" or "m"
+    rig: str = "mixamo"  # naming preset (mocap/rigs/presets)
+    blender_exe: Path | None = None
+    cache_dir: Path | None = None
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    video: VideoInfo
+    motion: Motion
+    outputs: dict[str, Path]
+    n_frames: int
+    n_detected: int
+    gaps: tuple[tuple[int, int], ...]
+    height_m: float
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def detection_rate(self) -> float:
+        return self.n_detected / max(self.n_frames, 1)
+
+
+def output_paths(video: Path, out: Path | None, formats: tuple[str, ...]) -> dict[str, Path]:
+    """Where each format goes. `out` may be a folder (existing, or ending in '/') or a
+    file path whose stem names every output; by default outputs go beside the video."""
+    if out is None:
+        folder, stem = video.parent, video.stem
+    elif out.is_dir() or str(out).endswith(("/", "\\")):
+        folder, stem = out, video.stem
+    else:
+        folder, stem = out.parent, out.stem if out.suffix.lower().lstrip(".") in FORMATS else out.name
+    return {fmt: folder / f"{stem}.{fmt}" for fmt in formats}
+
+
+def load_tracks(
+    video: Path,
+    options: ConvertOptions,
+    progress: Callable[[int], None] | None = None,
+    on_info: Callable[[VideoInfo, int], None] | None = None,
+) -> tuple[VideoInfo, LandmarkTracks]:
+    """Probe and detect (through the landmark cache). on_info(info, n_frames) is called
+    before decoding starts so a progress bar can know its total."""
+    from mocap.detect import detect_cached, frames_in_range
+    from mocap.video import probe_video
+
+    info = probe_video(video)
+    if on_info is not None:
+        on_info(info, frames_in_range(info, options.start_s, options.end_s))
+    tracks = detect_cached(
+        info,
+        start_s=options.start_s,
+        end_s=options.end_s,
+        model=options.model,
+        cache_dir=options.cache_dir if options.use_cache else None,
+        use_cache=options.use_cache,
+        progress=progress,
+    )
+    return info, tracks
+
+
+def motion_from_tracks(tracks: LandmarkTracks, options: ConvertOptions, name: str = "") -> tuple[Motion, float]:
+    """Smooth and solve; returns the motion and the performer's fitted height (m)."""
+    n_detected = int(tracks.detected.sum())
+    if n_detected < max(2, MIN_DETECTION_RATE * tracks.n_frames):
+        raise NoPersonError(
+            f"{name or 'clip'}: a person was detected in only {n_detected} of {tracks.n_frames} frames"
+        )
+    smoothed = smooth_tracks(tracks, options.smoothing)
+    result = solve_motion(smoothed, name=name)
+    return result.motion, result.fitted.height_m
+
+
+def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOptions) -> dict[str, Path]:
+    """Write every requested format. Each file is written atomically."""
+    from mocap.export.bvh import write_bvh
+
+    written: dict[str, Path] = {}
+    for fmt, path in paths.items():
+        if fmt == "bvh":
+            written[fmt] = write_bvh(motion, path, rotation_order=options.rotation_order, units=options.units)
+        else:
+            raise MocapError(f"{path}: format {fmt!r} is not supported yet (choose from: bvh)")
+    return written
+
+
+def convert(
+    video: Path,
+    out: Path | None = None,
+    options: ConvertOptions = ConvertOptions(),
+    progress: Callable[[int], None] | None = None,
+    on_info: Callable[[VideoInfo, int], None] | None = None,
+) -> ConvertResult:
+    """Video file -> motion files. Raises a MocapError subclass on bad input."""
+    video = Path(video)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    info, tracks = load_tracks(video, options, progress, on_info)
+    timings["detect"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    motion, height_m = motion_from_tracks(tracks, options, name=video.stem)
+    timings["solve"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    outputs = write_outputs(motion, output_paths(video, out, options.formats), options)
+    timings["write"] = time.perf_counter() - t2
+    return ConvertResult(
+        video=info,
+        motion=motion,
+        outputs=outputs,
+        n_frames=tracks.n_frames,
+        n_detected=int(np.sum(tracks.detected)),
+        gaps=tuple((g.first, g.last) for g in find_gaps(tracks.detected)),
+        height_m=height_m,
+        timings_s=timings,
+    )

@@ -1,0 +1,87 @@
+"""Terminal progress and summaries (rich). Only the CLI and batch runner use this."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from mocap.data import VideoInfo
+
+console = Console(stderr=True)
+
+
+class FpsColumn(ProgressColumn):
+    """Frames per second, from rich's own speed estimate."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("     fps" if speed is None else f"{speed:6.1f} fps", style="cyan")
+
+
+class ConvertProgress:
+    """A progress bar over the frames being detected. A no-op when disabled."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> ConvertProgress:
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                FpsColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def start(self, info: VideoInfo, total_frames: int) -> None:
+        if self._progress is not None:
+            self._task = self._progress.add_task(f"detecting {info.path.name}", total=total_frames)
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def print_summary(result) -> None:
+    """Closing summary of a conversion (pipeline.ConvertResult)."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    info = result.video
+    table.add_row("video", f"{info.path.name}: {info.width_px}x{info.height_px}, {info.fps:.3f} fps")
+    table.add_row("frames", f"{result.n_frames} ({result.motion.duration_s:.2f} s)")
+    table.add_row("detected", f"{result.n_detected}/{result.n_frames} ({100 * result.detection_rate:.1f}%)")
+    if result.gaps:
+        spans = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in result.gaps[:8])
+        more = f" and {len(result.gaps) - 8} more" if len(result.gaps) > 8 else ""
+        table.add_row("gaps", f"{len(result.gaps)} without a person (frames {spans}{more}); pose held/filled")
+    else:
+        table.add_row("gaps", "none")
+    table.add_row("performer", f"{result.height_m:.2f} m tall")
+    for fmt, path in result.outputs.items():
+        table.add_row(fmt, str(path))
+    console.print(table)
