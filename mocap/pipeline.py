@@ -77,12 +77,12 @@ def load_tracks(
 ) -> tuple[VideoInfo, LandmarkTracks]:
     """Probe and detect (through the landmark cache). on_info(info, n_frames) is called
     before decoding starts so a progress bar can know its total."""
-    from mocap.detect import detect_cached, frames_in_range
-    from mocap.video import probe_video
+    from mocap.detect import detect_cached
+    from mocap.video import count_frames_in_range, probe_video
 
     info = probe_video(video)
     if on_info is not None:
-        on_info(info, frames_in_range(info, options.start_s, options.end_s))
+        on_info(info, count_frames_in_range(info, options.start_s, options.end_s))
     tracks = detect_cached(
         info,
         start_s=options.start_s,
