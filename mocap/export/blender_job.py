@@ -1,0 +1,213 @@
+"""Build an armature from a scene description and export it as FBX or GLB — inside Blender.
+
+Self-contained: needs only Blender's Python (bpy, mathutils) and the standard library, so
+a stand-alone Blender can run it without mocap installed:
+
+    blender -b --factory-startup --python blender_job.py -- job.json
+
+job.json: {"scene": <mocap.export.scene.scene_from_motion(...)>, "format": "fbx" | "glb",
+"output": "<path>"}. Exit status 0 on success; on failure the last stderr line starts with
+"mocap-export-error:". mocap.export.blender also imports this module and calls `run_job`
+when bpy is importable in-process. bpy is imported inside functions only.
+
+Conventions (Blender frame, bone axes, pose channels): see mocap/export/scene.py and
+docs/export-fbx-glb.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+ERROR_TAG = "mocap-export-error:"
+REST_MATRIX_TOLERANCE = 1e-4
+
+# FBX for game engines (see docs/export-fbx-glb.md for the reasons behind each setting).
+FBX_OPTIONS: dict[str, Any] = {
+    "object_types": {"ARMATURE"},
+    "use_selection": False,
+    "apply_unit_scale": True,
+    "global_scale": 1.0,
+    "apply_scale_options": "FBX_SCALE_ALL",  # metres in the file + UnitScaleFactor=100: scale 1 in Unity/Unreal
+    "axis_forward": "-Z",
+    "axis_up": "Y",
+    "add_leaf_bones": False,
+    "primary_bone_axis": "Y",
+    "secondary_bone_axis": "X",
+    "armature_nodetype": "NULL",
+    "use_armature_deform_only": False,
+    "bake_anim": True,
+    "bake_anim_use_all_bones": True,
+    "bake_anim_use_nla_strips": False,
+    "bake_anim_use_all_actions": False,
+    "bake_anim_force_startend_keying": True,
+    "bake_anim_step": 1.0,
+    "bake_anim_simplify_factor": 0.0,
+    "use_metadata": True,
+}
+
+GLB_OPTIONS: dict[str, Any] = {
+    "export_format": "GLB",
+    "export_yup": True,
+    "export_animations": True,
+    "export_animation_mode": "ACTIONS",
+    "export_force_sampling": True,
+    "export_frame_range": True,
+    "export_frame_step": 1,
+    "export_optimize_animation_size": False,
+    "export_optimize_animation_keep_anim_armature": True,
+    "export_anim_slide_to_zero": False,
+    "export_def_bones": False,
+    "export_leaf_bone": False,
+    "export_rest_position_armature": True,
+    "export_cameras": False,
+    "export_lights": False,
+}
+
+
+class JobError(Exception):
+    """The job cannot be done (bad description, Blender refused to build or export)."""
+
+
+def reset_blender() -> None:
+    """An empty factory-settings session (nothing left from an earlier job)."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def build_armature(scene: dict[str, Any]) -> Any:
+    """Create the armature object and its animated action in the current (empty) scene."""
+    import bpy
+    from mathutils import Vector
+
+    bl_scene = bpy.context.scene
+    bl_scene.render.fps = int(scene["fps_int"])
+    bl_scene.render.fps_base = float(scene["fps_base"])
+    bl_scene.frame_start = int(scene["frame_start"])
+    bl_scene.frame_end = int(scene["frame_end"])
+    bl_scene.unit_settings.system = "METRIC"
+    bl_scene.unit_settings.scale_length = 1.0
+
+    name = scene["armature_name"]
+    data = bpy.data.armatures.new(name)
+    arm = bpy.data.objects.new(name, data)
+    bl_scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    arm.select_set(True)
+
+    bpy.ops.object.mode_set(mode="EDIT")
+    edit_bones = []
+    for bone in scene["bones"]:
+        eb = data.edit_bones.new(bone["name"])
+        eb.head = Vector(bone["head"])
+        eb.tail = Vector(bone["tail"])
+        eb.align_roll(Vector(bone["z_axis"]))
+        eb.use_connect = False
+        eb.use_deform = True
+        if bone["parent"] >= 0:
+            eb.parent = edit_bones[bone["parent"]]
+        edit_bones.append(eb)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    _check_rest_matrices(arm, scene)
+    _keyframe(arm, scene)
+    return arm
+
+
+def _check_rest_matrices(arm: Any, scene: dict[str, Any]) -> None:
+    for bone in scene["bones"]:
+        actual = arm.data.bones[bone["name"]].matrix_local.to_3x3()
+        expected = bone["rest_matrix"]
+        worst = max(abs(actual[r][c] - expected[3 * r + c]) for r in range(3) for c in range(3))
+        if worst > REST_MATRIX_TOLERANCE:
+            raise JobError(f"bone {bone['name']}: Blender's rest matrix differs from the description by {worst:.2e}")
+
+
+def _fcurve(action: Any, arm: Any, data_path: str, index: int, group: str) -> Any:
+    if hasattr(action, "fcurve_ensure_for_datablock"):  # Blender >= 4.4 (slotted actions)
+        return action.fcurve_ensure_for_datablock(arm, data_path, index=index, group_name=group)
+    return action.fcurves.new(data_path, index=index, action_group=group)  # older Blender
+
+
+def _fill(fcurve: Any, frames: list[float], values: list[float], linear: int) -> None:
+    points = fcurve.keyframe_points
+    points.add(len(frames))
+    co = [0.0] * (2 * len(frames))
+    co[0::2] = frames
+    co[1::2] = values
+    points.foreach_set("co", co)
+    points.foreach_set("interpolation", [linear] * len(frames))
+    fcurve.update()
+
+
+def _keyframe(arm: Any, scene: dict[str, Any]) -> None:
+    import bpy
+
+    n = int(scene["n_frames"])
+    start = int(scene["frame_start"])
+    frames = [float(start + t) for t in range(n)]
+    linear = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+    arm.animation_data_create()
+    action = bpy.data.actions.new(scene["action_name"])
+    arm.animation_data.action = action
+    for bone, rot, loc in zip(scene["bones"], scene["rotations"], scene["locations"]):
+        pose_bone = arm.pose.bones[bone["name"]]
+        pose_bone.rotation_mode = "QUATERNION"
+        base = f'pose.bones["{_escape(bone["name"])}"]'
+        for i in range(4):
+            _fill(_fcurve(action, arm, base + ".rotation_quaternion", i, bone["name"]), frames, rot[i::4], linear)
+        if loc is not None:
+            for i in range(3):
+                _fill(_fcurve(action, arm, base + ".location", i, bone["name"]), frames, loc[i::3], linear)
+    bpy.context.scene.frame_set(start)
+
+
+def _escape(name: str) -> str:
+    return name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def export(fmt: str, output: str) -> None:
+    """Export the current scene to `output` ('fbx' or 'glb')."""
+    import bpy
+
+    if fmt == "fbx":
+        result = bpy.ops.export_scene.fbx(filepath=output, check_existing=False, **FBX_OPTIONS)
+    elif fmt == "glb":
+        result = bpy.ops.export_scene.gltf(filepath=output, check_existing=False, **GLB_OPTIONS)
+    else:
+        raise JobError(f"unknown format {fmt!r} (fbx or glb)")
+    if "FINISHED" not in result:
+        raise JobError(f"Blender's {fmt} exporter returned {sorted(result)}")
+
+
+def run_job(job: dict[str, Any]) -> None:
+    """Reset Blender, build the armature, export, and reset again (leaves nothing behind)."""
+    scene = job["scene"]
+    if scene.get("version") != 1:
+        raise JobError(f"unsupported scene description version {scene.get('version')!r}")
+    reset_blender()
+    try:
+        build_armature(scene)
+        export(job["format"], job["output"])
+    finally:
+        reset_blender()
+
+
+def main(argv: list[str]) -> int:
+    args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    if len(args) != 1:
+        print(f"{ERROR_TAG} usage: blender -b --factory-startup --python blender_job.py -- job.json", file=sys.stderr)
+        return 2
+    try:
+        with open(args[0], encoding="utf-8") as f:
+            job = json.load(f)
+        run_job(job)
+    except Exception as exc:  # report every failure as one tagged line for the caller
+        print(f"{ERROR_TAG} {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
