@@ -23,6 +23,7 @@ See docs/conventions.md for frames, units and quaternion order.
 from __future__ import annotations
 
 import warnings
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -57,12 +58,21 @@ def metres_per_unit(units: Units) -> float:
 
 def fps_from_frame_time(frame_time_s: float) -> float:
     """Frame rate for a BVH Frame Time, snapped to an integer or NTSC (n*1000/1001) rate
-    when that rate's frame time matches the written value to 5e-7 s (files often print
-    6 decimals: 0.033333 -> 30, 0.008333 -> 120, 0.0417083 -> 24000/1001)."""
+    when that rate's frame time rounds to the value as written.
+
+    Files often print 6 or 7 decimals (0.033333 -> 30, 0.008333 -> 120); the written
+    precision is read back from the float's shortest repr, so a long value such as
+    1/23.976 = 0.0417083750417 stays 23.976 while 0.0417083 becomes 24000/1001.
+    Values written with too few digits to tell (0.08, 0.0333) are taken as they are.
+    """
     raw = 1.0 / frame_time_s
-    for n in (round(raw), round(raw * 1.001)):
+    decimals = -Decimal(repr(float(frame_time_s))).as_tuple().exponent
+    tolerance = 0.5 * 10.0 ** -max(decimals, 0) * (1 + 1e-9) + 1e-15
+    if tolerance > 1e-4 * frame_time_s:  # too few digits to tell (0.08 is 12.5 fps, not 12)
+        return raw
+    for n in {round(raw), round(raw * 1.001)}:
         for candidate in (float(n), n * 1000.0 / 1001.0):
-            if n > 0 and abs(1.0 / candidate - frame_time_s) <= 5e-7:
+            if n > 0 and abs(1.0 / candidate - frame_time_s) <= tolerance:
                 return candidate
     return raw
 
