@@ -1,0 +1,171 @@
+"""The landmark cache: detection is the slow stage, so its result is kept per video.
+
+An entry is one `.npz` (no pickle) keyed by the video's content hash, the model, the
+mediapipe version, the start/end trim and DETECT_FORMAT_VERSION. Entries are written
+atomically; an unreadable or inconsistent entry is ignored and rewritten.
+The cache folder is `cache_dir`, else $MOCAP_CACHE_DIR, else ~/.cache/mocap/landmarks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mocap.data import LandmarkTracks, VideoInfo
+from mocap.errors import ExportError, FormatError
+
+_log = logging.getLogger(__name__)
+
+# Bump when detect_landmarks' output changes meaning (conversion, options, layout).
+DETECT_FORMAT_VERSION = 1
+_FLOAT_ARRAYS = {"times_s": np.float64, "image_xy_px": np.float64, "world_m": np.float32, "visibility": np.float32}
+
+
+def default_cache_dir() -> Path:
+    """$MOCAP_CACHE_DIR, else ~/.cache/mocap/landmarks."""
+    env = os.environ.get("MOCAP_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "mocap" / "landmarks"
+
+
+def _norm_range(start_s: float | None, end_s: float | None) -> tuple[float | None, float | None]:
+    start = None if start_s is None or start_s <= 0 else round(float(start_s), 6)
+    end = None if end_s is None else round(float(end_s), 6)
+    return start, end
+
+
+def cache_key(info: VideoInfo, start_s: float | None, end_s: float | None, model: str, mp_version: str) -> str:
+    """A hex digest naming one detection result."""
+    start, end = _norm_range(start_s, end_s)
+    fields = {
+        "video": info.content_hash,
+        "model": model,
+        "mediapipe": mp_version,
+        "start_s": start,
+        "end_s": end,
+        "format": DETECT_FORMAT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def cache_path(cache_dir: Path, info: VideoInfo, key: str, model: str) -> Path:
+    stem = Path(info.path).stem[:40] or "video"
+    return Path(cache_dir) / f"{stem}.{model}.{key[:24]}.npz"
+
+
+def save_tracks(tracks: LandmarkTracks, path: Path) -> Path:
+    """Write tracks to an .npz atomically (no pickle). World/visibility are stored as
+    float32 (MediaPipe's own precision, so the round trip is exact); pixels as float64."""
+    from mocap.export.atomic import atomic_path
+
+    path = Path(path)
+    arrays = {
+        "format_version": np.array(DETECT_FORMAT_VERSION),
+        "names": np.array(tracks.names, dtype=str),
+        "fps": np.array(float(tracks.fps)),
+        "frame_indices": np.asarray(tracks.frame_indices, dtype=np.int64),
+        "image_size_px": np.array(tracks.image_size_px, dtype=np.int64),
+        "detected": np.asarray(tracks.detected, dtype=bool),
+        "source": np.array(tracks.source, dtype=str),
+    }
+    for name, dtype in _FLOAT_ARRAYS.items():
+        arrays[name] = np.asarray(getattr(tracks, name), dtype=dtype)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return path
+
+
+def load_tracks(path: Path) -> LandmarkTracks:
+    """Read tracks written by save_tracks. Raises FormatError if the file is not a
+    complete, consistent landmark file of this format version."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            version = int(data["format_version"])
+            if version != DETECT_FORMAT_VERSION:
+                raise FormatError(f"{path}: landmark file format {version}, expected {DETECT_FORMAT_VERSION}")
+            names = tuple(str(n) for n in data["names"])
+            floats = {name: np.asarray(data[name], dtype=np.float64) for name in _FLOAT_ARRAYS}
+            tracks = LandmarkTracks(
+                names=names,
+                fps=float(data["fps"]),
+                frame_indices=np.asarray(data["frame_indices"], dtype=np.int64),
+                image_size_px=tuple(int(v) for v in data["image_size_px"]),  # type: ignore[arg-type]
+                detected=np.asarray(data["detected"], dtype=bool),
+                source=str(data["source"]),
+                **floats,
+            )
+    except FormatError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise FormatError(f"{path}: not a readable landmark file ({exc})") from exc
+    _check_shapes(tracks, path)
+    return tracks
+
+
+def _check_shapes(tracks: LandmarkTracks, path: Path) -> None:
+    t, n = tracks.n_frames, len(tracks.names)
+    expected = {
+        "frame_indices": (t,),
+        "detected": (t,),
+        "image_xy_px": (t, n, 2),
+        "world_m": (t, n, 3),
+        "visibility": (t, n),
+    }
+    for name, shape in expected.items():
+        got = getattr(tracks, name).shape
+        if got != shape:
+            raise FormatError(f"{path}: {name} has shape {got}, expected {shape}")
+    if len(tracks.image_size_px) != 2 or not tracks.fps > 0:
+        raise FormatError(f"{path}: bad image size or fps")
+
+
+def detect_cached(
+    info: VideoInfo,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    model: str = "full",
+    cache_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    use_cache: bool = True,
+) -> LandmarkTracks:
+    """Landmarks for frames [start_s, end_s) of a video, from the cache or by detection.
+
+    On a hit `progress(n_frames)` is called once; otherwise detect_landmarks reports per
+    frame and the result is stored. use_cache=False neither reads nor writes the cache.
+    A corrupt entry is ignored and replaced. Raises InputError / DetectionError from
+    decoding and detection.
+    """
+    from mocap.detect.mediapipe_pose import detect_landmarks, mediapipe_version
+    from mocap.video import read_frames
+
+    path: Path | None = None
+    if use_cache:
+        if not info.content_hash:
+            raise ValueError("VideoInfo.content_hash is empty; probe the video with probe_video()")
+        key = cache_key(info, start_s, end_s, model, mediapipe_version())
+        path = cache_path(cache_dir or default_cache_dir(), info, key, model)
+        if path.is_file():
+            try:
+                tracks = load_tracks(path)
+            except FormatError:
+                tracks = None  # corrupt or stale: detect again and overwrite
+            if tracks is not None:
+                if progress is not None:
+                    progress(tracks.n_frames)
+                return tracks
+    start, end = _norm_range(start_s, end_s)
+    tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress)
+    if path is not None:
+        try:
+            save_tracks(tracks, path)
+        except (ExportError, OSError) as exc:  # an unwritable cache must not lose the result
+            _log.warning("landmark cache not written: %s", exc)
+    return tracks
