@@ -71,6 +71,8 @@ class ConvertProgress:
 def print_summary(result) -> None:
     """Closing summary of a conversion (pipeline.ConvertResult)."""
     table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # paths are folded, never cut short with an ellipsis
     info = result.video
     table.add_row("video", f"{info.path.name}: {info.width_px}x{info.height_px}, {info.fps:.3f} fps")
     table.add_row("frames", f"{result.n_frames} ({result.motion.duration_s:.2f} s)")
@@ -82,6 +84,6 @@ def print_summary(result) -> None:
     else:
         table.add_row("gaps", "none")
     table.add_row("performer", f"{result.height_m:.2f} m tall")
-    for fmt, path in result.outputs.items():
-        table.add_row(fmt, str(path))
     console.print(table)
+    for fmt, path in result.outputs.items():  # whole paths on one line each, for copy and paste
+        console.print(f"[bold]{fmt:<10}[/bold] {path}", soft_wrap=True, highlight=False)

@@ -1,0 +1,125 @@
+"""The `mocap` command, through typer's CliRunner and as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mocap import __version__
+from mocap.bvh import read_bvh
+from mocap.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "samples" / "squats.mp4"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("landmark-cache")
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"mocap {__version__}"
+
+
+def test_info_reports_the_sample():
+    result = runner.invoke(app, ["info", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "720 x 1280" in result.stdout
+    assert "5.000 fps" in result.stdout
+    assert "frames:      65" in result.stdout
+
+
+@pytest.mark.mediapipe
+def test_convert_writes_a_bvh_that_reads_back(tmp_path, cache_dir):
+    out = tmp_path / "squats.bvh"
+    result = runner.invoke(app, ["convert", str(SAMPLE), "-o", str(out), "--cache-dir", str(cache_dir)])
+    assert result.exit_code == 0, result.output
+    motion = read_bvh(out, units="cm")
+    assert motion.n_frames == 65
+    assert motion.fps == pytest.approx(5.0)
+    assert motion.skeleton.names[0] == "Hips"
+    assert "LeftToeBase" in motion.skeleton.names
+    # Summary goes to stderr with the detection rate and where the file went.
+    assert "65/65" in result.stderr and str(out) in result.stderr.replace("\n", "")
+
+
+@pytest.mark.mediapipe
+def test_convert_options_trim_units_order(tmp_path, cache_dir):
+    out = tmp_path / "trim"
+    args = ["convert", str(SAMPLE), "-o", str(out), "--start", "2", "--end", "6", "--units", "m",
+            "--rotation-order", "xyz", "--smoothing", "3hz", "--cache-dir", str(cache_dir), "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "trim.bvh").read_text()
+    assert "CHANNELS 6 Xposition Yposition Zposition Xrotation Yrotation Zrotation" in text
+    motion = read_bvh(tmp_path / "trim.bvh", units="m")
+    assert motion.n_frames == 20  # 4 s at 5 fps: frames at 2.0, 2.2, ..., 5.8
+    # metres: the hips are about a metre above the floor, not a hundred
+    assert 0.3 < np.median(motion.root_position_m[:, 1]) < 1.5
+
+
+def test_missing_file_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["convert", str(tmp_path / "nope.mp4")])
+    assert result.exit_code == 2
+    assert "nope.mp4" in result.output
+
+
+def test_not_a_video_fails_in_one_line_and_writes_nothing(tmp_path, cache_dir):
+    bogus = tmp_path / "notes.mp4"
+    bogus.write_text("this is not a video\n")
+    result = runner.invoke(app, ["convert", str(bogus), "--cache-dir", str(cache_dir)])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "notes.mp4" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "obj"], "unknown format"),
+        (["--smoothing", "silky"], "cut-off frequency"),
+        (["--rotation-order", "XXY"], "permutation of XYZ"),
+        (["--start", "5", "--end", "2"], "must be after"),
+    ],
+)
+def test_bad_options_are_rejected_before_any_work(args, message):
+    result = runner.invoke(app, ["convert", str(SAMPLE), *args])
+    assert result.exit_code == 2
+    flat = " ".join(result.output.replace("│", " ").split())  # typer boxes and wraps the message
+    assert message in flat
+
+
+@pytest.mark.mediapipe
+def test_no_person_exits_4_and_writes_nothing(tmp_path, cache_dir):
+    from tests.conftest import write_test_video
+
+    frames = [np.full((240, 320, 3), 90, np.uint8) for _ in range(12)]
+    video = write_test_video(tmp_path / "empty_room.mp4", frames, fps=12)
+    result = runner.invoke(app, ["convert", str(video), "--cache-dir", str(cache_dir), "-q"])
+    assert result.exit_code == 4, result.output
+    assert "empty_room" in result.stderr and "0 of 12 frames" in result.stderr
+    assert not (tmp_path / "empty_room.bvh").exists()
+
+
+@pytest.mark.mediapipe
+def test_subprocess_convert(tmp_path, cache_dir):
+    exe = Path(sys.executable).parent / "mocap"
+    out = tmp_path / "sub.bvh"
+    env = dict(os.environ, MOCAP_CACHE_DIR=str(cache_dir))
+    proc = subprocess.run(
+        [str(exe), "convert", str(SAMPLE), "-o", str(out)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().startswith("HIERARCHY")
+    assert "Frame Time: 0.2" in out.read_text()
