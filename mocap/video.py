@@ -66,7 +66,7 @@ def _sha256(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _packet_pts_cached(path_str: str, mtime_ns: int, size: int) -> tuple[np.ndarray, Fraction, int]:
+def _packet_pts_cached(path_str: str, mtime_ns: int, size: int) -> tuple[np.ndarray, Fraction, int, int]:
     import av
 
     path = Path(path_str)
@@ -76,10 +76,12 @@ def _packet_pts_cached(path_str: str, mtime_ns: int, size: int) -> tuple[np.ndar
         time_base = stream.time_base
         start = stream.start_time
         pts: list[int] = []
+        n_packets = 0
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:  # the flush packet at the end
                     continue
+                n_packets += 1
                 value = packet.pts if packet.pts is not None else packet.dts
                 if value is not None:
                     pts.append(int(value))
@@ -87,10 +89,10 @@ def _packet_pts_cached(path_str: str, mtime_ns: int, size: int) -> tuple[np.ndar
             raise InputError(f"{path}: unreadable video data ({_short(exc)})") from exc
     finally:
         container.close()
-    arr = np.unique(np.asarray(pts, dtype=np.int64))  # sorted presentation order
+    arr = np.sort(np.asarray(pts, dtype=np.int64))  # presentation order
     if start is None:
         start = int(arr[0]) if arr.size else 0
-    return arr, Fraction(time_base), int(start)
+    return arr, Fraction(time_base), int(start), n_packets
 
 
 def _packet_times_s(path: Path) -> np.ndarray:
@@ -99,7 +101,7 @@ def _packet_times_s(path: Path) -> np.ndarray:
     Demuxes without decoding (cheap); memoised per file path, size and mtime.
     """
     st = path.stat()
-    pts, time_base, start = _packet_pts_cached(str(path), st.st_mtime_ns, st.st_size)
+    pts, time_base, start, _ = _packet_pts_cached(str(path), st.st_mtime_ns, st.st_size)
     return (pts - start).astype(np.float64) * time_base.numerator / time_base.denominator
 
 
@@ -174,7 +176,8 @@ def probe_video(path: Path) -> VideoInfo:
     finally:
         container.close()
 
-    n = int(times_s.size)
+    st = path.stat()
+    n = _packet_pts_cached(str(path), st.st_mtime_ns, st.st_size)[3]  # every packet, timestamped or not
     diffs = np.diff(times_s)
     variable = False
     ts_fps = None
