@@ -72,31 +72,40 @@ def describe_backend(blender_exe: str | os.PathLike[str] | None = None) -> str:
 
 
 def export_scene(
-    scene: dict[str, Any], fmt: str, output: Path, blender_exe: str | os.PathLike[str] | None = None
+    scene: dict[str, Any],
+    fmt: str,
+    output: Path,
+    blender_exe: str | os.PathLike[str] | None = None,
+    target: Path | None = None,
 ) -> None:
     """Build `scene` (mocap.export.scene) in an empty Blender scene and export it to `output`.
 
-    fmt: "fbx" or "glb". `output` is written directly (callers make it atomic).
+    fmt: "fbx" or "glb". `output` is written directly (callers make it atomic); `target`
+    is the path named in error messages (default `output`).
     Raises ExportError when no Blender is available or Blender fails.
     """
-    backend = describe_backend(blender_exe)
+    target = target or output
+    try:
+        backend = describe_backend(blender_exe)
+    except ExportError as exc:
+        raise ExportError(f"{target}: {exc}") from exc
     job = {"scene": scene, "format": fmt, "output": str(output)}
     if backend == "bpy":
-        _run_in_process(job, output)
+        _run_in_process(job, target)
     else:
-        _run_subprocess(job, backend, output)
+        _run_subprocess(job, backend, output, target)
 
 
-def _run_in_process(job: dict[str, Any], output: Path) -> None:
+def _run_in_process(job: dict[str, Any], target: Path) -> None:
     from mocap.export import blender_job
 
     try:
         blender_job.run_job(job)
     except Exception as exc:  # bpy raises RuntimeError/TypeError; JobError from the job itself
-        raise ExportError(f"{output}: Blender could not export {job['format'].upper()}: {exc}") from exc
+        raise ExportError(f"{target}: Blender could not export {job['format'].upper()}: {exc}") from exc
 
 
-def _run_subprocess(job: dict[str, Any], exe: str, output: Path) -> None:
+def _run_subprocess(job: dict[str, Any], exe: str, output: Path, target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="mocap-blender-") as tmp:
         job_path = Path(tmp) / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
@@ -105,8 +114,8 @@ def _run_subprocess(job: dict[str, Any], exe: str, output: Path) -> None:
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ExportError(f"{output}: running {exe} failed: {exc}") from exc
+            raise ExportError(f"{target}: running {exe} failed: {exc}") from exc
     if proc.returncode != 0 or not output.exists() or output.stat().st_size == 0:
         tagged = [line for line in proc.stderr.splitlines() if line.startswith(_ERROR_TAG)]
         detail = tagged[-1][len(_ERROR_TAG):].strip() if tagged else (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ExportError(f"{output}: {exe} could not export {job['format'].upper()} (exit {proc.returncode}): {detail}")
+        raise ExportError(f"{target}: {exe} could not export {job['format'].upper()} (exit {proc.returncode}): {detail}")

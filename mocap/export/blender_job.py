@@ -40,7 +40,7 @@ FBX_OPTIONS: dict[str, Any] = {
     "bake_anim": True,
     "bake_anim_use_all_bones": True,
     "bake_anim_use_nla_strips": False,
-    "bake_anim_use_all_actions": False,
+    "bake_anim_use_all_actions": True,  # one action: the take is named after it
     "bake_anim_force_startend_keying": True,
     "bake_anim_step": 1.0,
     "bake_anim_simplify_factor": 0.0,
@@ -167,16 +167,27 @@ def _escape(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def supported_options(op: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` less those this Blender's exporter lacks (older Blenders: their default
+    behaviour is what the missing option asks for, e.g. glTF export_animation_mode='ACTIONS')."""
+    known = {p.identifier for p in op.get_rna_type().properties}
+    dropped = sorted(set(options) - known)
+    if dropped:
+        print(f"mocap-export: this Blender's {op.idname_py()} lacks {', '.join(dropped)}; using its defaults", file=sys.stderr)
+    return {k: v for k, v in options.items() if k in known}
+
+
 def export(fmt: str, output: str) -> None:
     """Export the current scene to `output` ('fbx' or 'glb')."""
     import bpy
 
     if fmt == "fbx":
-        result = bpy.ops.export_scene.fbx(filepath=output, check_existing=False, **FBX_OPTIONS)
+        op, options = bpy.ops.export_scene.fbx, FBX_OPTIONS
     elif fmt == "glb":
-        result = bpy.ops.export_scene.gltf(filepath=output, check_existing=False, **GLB_OPTIONS)
+        op, options = bpy.ops.export_scene.gltf, GLB_OPTIONS
     else:
         raise JobError(f"unknown format {fmt!r} (fbx or glb)")
+    result = op(filepath=output, check_existing=False, **supported_options(op, options))
     if "FINISHED" not in result:
         raise JobError(f"Blender's {fmt} exporter returned {sorted(result)}")
 

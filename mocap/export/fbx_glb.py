@@ -57,7 +57,7 @@ def _write(
         # settings; give them a temporary name with the right one, then move it onto `tmp`.
         staged = tmp.with_name(f"{tmp.name}.{fmt}")
         try:
-            export_scene(scene, fmt, staged, blender_exe)
+            export_scene(scene, fmt, staged, blender_exe, target=path)
             os.replace(staged, tmp)
         finally:
             if staged.exists():
