@@ -15,9 +15,12 @@ DetectionError when that is impossible (offline, read-only install).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,42 @@ N_LANDMARKS = len(BLAZEPOSE_NAMES)  # L = 33
 
 # MediaPipe world (x right, y down, z away from camera) -> internal (x right, y up, z toward camera)
 _MP_TO_INTERNAL = np.array([1.0, -1.0, -1.0])
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while MediaPipe starts up.
+
+    MediaPipe's and TFLite's C++ code print INFO/WARNING lines straight to fd 2 when the
+    graph is built and on the first frames (absl logging ignores GLOG_* variables here).
+    Python's own sys.stderr (the progress bar, our error messages) is moved to a
+    duplicate of the real stderr for the duration, so only the native chatter is lost.
+    Set MOCAP_NATIVE_LOGS=1 to see it.
+    """
+    if os.environ.get("MOCAP_NATIVE_LOGS") == "1":
+        yield
+        return
+    try:
+        python_uses_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        python_uses_fd2 = False
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    original = sys.stderr
+    if python_uses_fd2:
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="replace")
+    try:
+        yield
+    finally:
+        if python_uses_fd2:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = original
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def mediapipe_version() -> str:
@@ -130,40 +169,47 @@ def detect_landmarks(
     nan_xy = np.full((N_LANDMARKS, 2), np.nan)
     nan_xyz = np.full((N_LANDMARKS, 3), np.nan)
     zero_vis = np.zeros(N_LANDMARKS)
+    # Native start-up chatter lasts until the first pose has gone through the graph.
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(_native_stderr_silenced())
     try:
-        graph = mp_pose.Pose(
-            static_image_mode=False,
-            model_complexity=MODEL_COMPLEXITY[model],
-            smooth_landmarks=mediapipe_smoothing,
-            enable_segmentation=False,
-            min_detection_confidence=0.5,
-            min_tracking_confidence=0.5,
-        )
-    except (RuntimeError, OSError, ValueError) as exc:
-        raise DetectionError(f"cannot start the MediaPipe pose graph for model {model!r}: {exc}") from exc
-    with graph:
-        for frame in frames:
-            height, width = frame.rgb.shape[:2]
-            try:
-                result = graph.process(frame.rgb)
-            except RuntimeError as exc:
-                raise DetectionError(f"{info.path}: MediaPipe failed on frame {frame.index}: {exc}") from exc
-            times.append(frame.time_s)
-            indices.append(frame.index)
-            if result.pose_landmarks is None or result.pose_world_landmarks is None:
-                image_rows.append(nan_xy)
-                world_rows.append(nan_xyz)
-                vis_rows.append(zero_vis)
-                found.append(False)
-            else:
-                img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
-                wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
-                image_rows.append(img[:, :2] * (width, height))
-                world_rows.append(wld * _MP_TO_INTERNAL)
-                vis_rows.append(np.clip(img[:, 2], 0.0, 1.0))
-                found.append(True)
-            if progress is not None:
-                progress(1)
+        try:
+            graph = mp_pose.Pose(
+                static_image_mode=False,
+                model_complexity=MODEL_COMPLEXITY[model],
+                smooth_landmarks=mediapipe_smoothing,
+                enable_segmentation=False,
+                min_detection_confidence=0.5,
+                min_tracking_confidence=0.5,
+            )
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise DetectionError(f"cannot start the MediaPipe pose graph for model {model!r}: {exc}") from exc
+        with graph:
+            for frame in frames:
+                height, width = frame.rgb.shape[:2]
+                try:
+                    result = graph.process(frame.rgb)
+                except RuntimeError as exc:
+                    raise DetectionError(f"{info.path}: MediaPipe failed on frame {frame.index}: {exc}") from exc
+                times.append(frame.time_s)
+                indices.append(frame.index)
+                if result.pose_landmarks is None or result.pose_world_landmarks is None:
+                    image_rows.append(nan_xy)
+                    world_rows.append(nan_xyz)
+                    vis_rows.append(zero_vis)
+                    found.append(False)
+                else:
+                    img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
+                    wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+                    image_rows.append(img[:, :2] * (width, height) - 0.5)  # pixel centres at integers
+                    world_rows.append(wld * _MP_TO_INTERNAL)
+                    vis_rows.append(np.clip(img[:, 2], 0.0, 1.0))
+                    found.append(True)
+                quiet.close()  # start-up chatter is over once a pose went through
+                if progress is not None:
+                    progress(1)
+    finally:
+        quiet.close()
 
     n = len(times)
     arrays = _empty_tracks(info, 0) if n == 0 else {
