@@ -102,7 +102,7 @@ def test_bad_options_are_rejected_before_any_work(args, message):
 
 @pytest.mark.mediapipe
 def test_no_person_exits_4_and_writes_nothing(tmp_path, cache_dir):
-    from tests.conftest import write_test_video
+    from conftest import write_test_video
 
     frames = [np.full((240, 320, 3), 90, np.uint8) for _ in range(12)]
     video = write_test_video(tmp_path / "empty_room.mp4", frames, fps=12)
