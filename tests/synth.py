@@ -144,7 +144,10 @@ def landmarks_from_bvh(
             clean[:, at[f"{word}_{part}"]] = pos[:, jid(part, side)]
         wrist, elbow, ankle = jid("wrist", side), jid("elbow", side), jid("ankle", side)
         along = _unit(pos[0, wrist] - pos[0, elbow])
-        across = _unit(forward - np.dot(forward, along) * along)
+        across = forward - np.dot(forward, along) * along
+        if np.linalg.norm(across) < 0.3:  # forearm along forward: spread the fingers upwards
+            across = up - np.dot(up, along) * along
+        across = _unit(across)
         for part, (a, f) in HAND_FROM_WRIST.items():
             clean[:, at[f"{word}_{part}"]] = carried(wrist, a * along + f * across)
         clean[:, at[f"{word}_foot_index"]] = _toe(motion, profile, joint, prefix, side, pos, rots, ankle)

@@ -314,7 +314,10 @@ def test_exception_mid_write_leaves_nothing(tmp_path: pathlib.Path, monkeypatch:
 def test_existing_file_is_untouched_by_a_failed_write(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "keep.bvh"
     target.write_text("old")
-    monkeypatch.setattr("mocap.export.bvh.format_bvh", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    def boom(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("mocap.export.bvh.format_bvh", boom)
     with pytest.raises(RuntimeError):
         write_bvh(random_motion(seed=2), target)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["keep.bvh"]
