@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.spatial.transform import Rotation
+
 from mocap.data import LandmarkTracks, Motion
 from mocap.kinematics import global_transforms, make_continuous
 from mocap.rig import RigTemplate, load_rig, point_positions
@@ -33,6 +35,8 @@ def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: s
     points = point_positions(rig, tracks)
     world = world_orientations(rig, points)
     fitted = fit_skeleton(rig, points, world, seen=tracks.detected)
+    if _aim_spine(fitted, world, points):
+        fitted = fit_skeleton(rig, points, world, seen=tracks.detected)  # refit offsets in the aimed frames
     sk = fitted.skeleton
 
     world_q = np.stack([world[n].as_quat() for n in sk.names], axis=1)  # (T, J, 4)
@@ -63,3 +67,34 @@ def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: s
         name=name,
     )
     return SolveResult(motion, fitted)
+
+
+SPINE_CHAIN = ("Spine", "Spine1", "Spine2")
+
+
+def _aim_spine(fitted: FittedRig, world: dict[str, Rotation], points: dict[str, np.ndarray]) -> bool:
+    """Turn the spine chain (in place in `world`) so that its forward-kinematics neck lands
+    on the observed neck base. The interpolated spine bends smoothly between pelvis and
+    chest; without this its end drifts a few cm from the shoulders in strong bends."""
+    sk = fitted.skeleton
+    if not all(n in sk.names for n in (*SPINE_CHAIN, "Neck")) or "neck_base" not in points:
+        return False
+    off = {n: sk.offsets_m[sk.index(n)] for n in (*SPINE_CHAIN, "Neck")}
+    spine_base = points["pelvis"] + world["Hips"].apply(off["Spine"])
+    fk_neck = (
+        spine_base
+        + world["Spine"].apply(off["Spine1"])
+        + world["Spine1"].apply(off["Spine2"])
+        + world["Spine2"].apply(off["Neck"])
+    )
+    have = fk_neck - spine_base
+    want = points["neck_base"] - spine_base
+    axis = np.cross(have, want)
+    sin = np.linalg.norm(axis, axis=1)
+    cos = np.sum(have * want, axis=1)
+    angle = np.arctan2(sin, cos)
+    rotvec = axis / np.where(sin < 1e-12, 1.0, sin)[:, None] * angle[:, None]
+    correction = Rotation.from_rotvec(rotvec)  # shortest turn taking `have` onto `want`
+    for name in SPINE_CHAIN:
+        world[name] = correction * world[name]
+    return True
