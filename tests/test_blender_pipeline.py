@@ -79,3 +79,16 @@ def test_height_matches_the_performer(squats):
     # (the heel marker sits ~1-2 cm lower than the toe bones, hence 3%).
     assert top - bottom == pytest.approx(result.height_m, rel=0.03)
     assert 1.45 < result.height_m < 1.85  # an adult woman
+
+
+def test_reads_back_through_mocaps_reader_identically(squats):
+    from mocap.bvh import read_bvh
+    from mocap.kinematics import joint_positions, quat_angle_deg
+
+    result, _ = squats
+    back = read_bvh(result.outputs["bvh"], units="cm")
+    assert back.skeleton.names == result.motion.skeleton.names
+    assert back.n_frames == result.motion.n_frames and back.fps == pytest.approx(result.motion.fps)
+    np.testing.assert_allclose(back.skeleton.offsets_m, result.motion.skeleton.offsets_m, atol=1e-7)
+    np.testing.assert_allclose(joint_positions(back), joint_positions(result.motion), atol=1e-6)
+    assert quat_angle_deg(back.rotations_xyzw, result.motion.rotations_xyzw).max() < 1e-4
