@@ -77,14 +77,24 @@ def reset_blender() -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-def build_armature(scene: dict[str, Any]) -> Any:
-    """Create the armature object and its animated action in the current (empty) scene."""
+def build_armature(scene: dict[str, Any], fmt: str = "fbx") -> Any:
+    """Create the armature object and its animated action in the current (empty) scene.
+
+    Frame rate: Blender's rate is render.fps / render.fps_base (23.976 = 24 / 1.001), which
+    the FBX exporter honours. Blender's glTF add-on (5.0.1 and earlier) converts frames to
+    seconds with render.fps * render.fps_base instead (io_scene_gltf2/blender/exp/animation/
+    keyframes.py, sampled/armature/sampler.py), so for GLB the base is set to fps/fps_int,
+    which makes the add-on write the true times k / fps.
+    """
     import bpy
     from mathutils import Vector
 
     bl_scene = bpy.context.scene
     bl_scene.render.fps = int(scene["fps_int"])
-    bl_scene.render.fps_base = float(scene["fps_base"])
+    if fmt == "glb":
+        bl_scene.render.fps_base = float(scene["fps"]) / int(scene["fps_int"])
+    else:
+        bl_scene.render.fps_base = float(scene["fps_base"])
     bl_scene.frame_start = int(scene["frame_start"])
     bl_scene.frame_end = int(scene["frame_end"])
     bl_scene.unit_settings.system = "METRIC"
@@ -199,7 +209,7 @@ def run_job(job: dict[str, Any]) -> None:
         raise JobError(f"unsupported scene description version {scene.get('version')!r}")
     reset_blender()
     try:
-        build_armature(scene)
+        build_armature(scene, job["format"])
         export(job["format"], job["output"])
     finally:
         reset_blender()

@@ -32,6 +32,18 @@ async function load(path) {
   }
   if (ext === '.bvh') {
     const result = new BVHLoader().parse(readFileSync(path, 'utf8'));
+    // BVHLoader keeps names as written but names its tracks "<bone>.<property>", which the
+    // mixer cannot bind when a name holds ':' or '.' (Mixamo's "mixamorig:Hips"). Sanitise
+    // bone and track names the way FBXLoader/GLTFLoader do, and report the file's names.
+    const clean = THREE.PropertyBinding.sanitizeNodeName;
+    for (const bone of result.skeleton.bones) {
+      bone.userData.fileName = bone.name;
+      bone.name = clean(bone.name);
+    }
+    for (const track of result.clip.tracks) {
+      const dot = track.name.lastIndexOf('.');
+      track.name = clean(track.name.slice(0, dot)) + track.name.slice(dot);
+    }
     const root = new THREE.Group();
     root.add(result.skeleton.bones[0]);
     return { loader: 'BVHLoader', root, clips: [result.clip] };
@@ -39,10 +51,14 @@ async function load(path) {
   throw new Error(`unsupported file type: ${path}`);
 }
 
+function fileName(bone) {
+  return bone.userData.fileName ?? bone.name;
+}
+
 function boneList(root) {
   const bones = [];
   root.traverse((o) => {
-    if (o.isBone) bones.push({ name: o.name, parent: o.parent && o.parent.isBone ? o.parent.name : null });
+    if (o.isBone) bones.push({ name: fileName(o), parent: o.parent && o.parent.isBone ? fileName(o.parent) : null });
   });
   return bones;
 }
@@ -51,16 +67,18 @@ function samplePositions(root, clip, nFrames) {
   const times = clip.tracks.length ? clip.tracks[0].times : [];
   const mixer = new THREE.AnimationMixer(root);
   const action = mixer.clipAction(clip);
+  action.setLoop(THREE.LoopOnce, 1); // sample the last key itself, not the wrap-around to the first
+  action.clampWhenFinished = true;
   action.play();
   const bones = [];
   root.traverse((o) => { if (o.isBone) bones.push(o); });
   const out = {};
-  for (const b of bones) out[b.name] = [];
+  for (const b of bones) out[fileName(b)] = [];
   const v = new THREE.Vector3();
   for (let i = 0; i < Math.min(nFrames, times.length); i++) {
     mixer.setTime(times[i]);
     root.updateMatrixWorld(true);
-    for (const b of bones) out[b.name].push(b.getWorldPosition(v).toArray());
+    for (const b of bones) out[fileName(b)].push(b.getWorldPosition(v).toArray());
   }
   return out;
 }
