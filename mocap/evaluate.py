@@ -10,7 +10,7 @@ order; NaN rows (frames with no detection) are the caller's to drop.
 Alignments, from the strongest to the weakest:
 
 - per frame, similarity (rotation + uniform scale + translation): PA-MPJPE;
-- per frame, rotation of the torso only: limb-direction error;
+- per frame, rotation only (the body's overall orientation): limb-direction error;
 - per clip, one rotation of the root-relative pose: acceleration error;
 - per clip, one similarity for the whole clip: foot skate, root trajectory error.
 
@@ -84,21 +84,23 @@ def limb_direction_error_deg(
     pred: np.ndarray,
     gt: np.ndarray,
     limbs: list[tuple[int, int]],
-    torso: list[int],
+    align: list[int],
 ) -> np.ndarray:
     """Angle between estimated and true limb directions, per frame and limb: (T, B) degrees.
 
-    pred, gt: (T, J, 3); limbs: B pairs (parent_joint, child_joint) of indices into J;
-    torso: indices of the joints that define the body's overall orientation (e.g.
-    shoulders and hips). In each frame pred is first rotated by the rotation that best
-    takes its centred torso points onto gt's (Kabsch, no scale), so the error is about
-    the limbs' directions relative to the body, not the body's heading or lean.
+    pred, gt: (T, J, 3); limbs: B pairs (from_joint, to_joint) of indices into J;
+    align: indices of the joints whose overall orientation is removed first. In each
+    frame pred is rotated by the rotation that best takes its centred `align` points
+    onto gt's (Kabsch: no scale, and directions do not depend on translation), so the
+    error is about the limbs' directions within the body, not the body's heading or
+    lean. With align = all body joints this is "after aligning the body's overall
+    orientation"; with align = the torso only it also counts torso errors.
     """
     pred, gt = np.asarray(pred, dtype=float), np.asarray(gt, dtype=float)
     out = np.empty((pred.shape[0], len(limbs)))
     a, b = [i for i, _ in limbs], [j for _, j in limbs]
     for t in range(pred.shape[0]):
-        rot = similarity_from_points(pred[t, torso], gt[t, torso], with_scale=False).rotation
+        rot = similarity_from_points(pred[t, align], gt[t, align], with_scale=False).rotation
         d_pred = (pred[t, b] - pred[t, a]) @ rot.T
         d_gt = gt[t, b] - gt[t, a]
         cos = np.sum(d_pred * d_gt, axis=1) / (np.linalg.norm(d_pred, axis=1) * np.linalg.norm(d_gt, axis=1))
@@ -217,15 +219,17 @@ def travel_m(path: np.ndarray, up_axis: int = 1) -> float:
     return float(np.max(np.ptp(flat, axis=0))) if len(flat) else 0.0
 
 
-def root_trajectory_error_mm(pred_root: np.ndarray, gt_root: np.ndarray) -> np.ndarray:
-    """Root position error per frame after one similarity for the whole path: (T,) mm.
+def root_trajectory_error_mm(pred_root: np.ndarray, gt_root: np.ndarray, alignment: Similarity | None = None) -> np.ndarray:
+    """Root position error per frame after one similarity for the whole clip: (T,) mm.
 
-    pred_root, gt_root: (T, 3) metres. The estimated path is aligned to the true one
-    with the least-squares similarity over all frames (absolute trajectory error with
-    scale, as in visual odometry). A path that does not move at all is placed at the
-    true path's centroid, so its error is the true path's spread.
+    pred_root, gt_root: (T, 3) metres. `alignment` takes pred into gt's world; by
+    default it is the least-squares similarity of the two paths themselves (absolute
+    trajectory error with scale, as in monocular visual odometry). Pass the body's
+    clip alignment (clip_similarity) instead to stop the path's own fit from inflating
+    a nearly still, noisy path to the true path's size. A path that does not move at
+    all ends up at the true path's centroid, so its error is the true path's spread.
     """
-    sim = similarity_from_points(pred_root, gt_root, with_scale=True)
+    sim = alignment or similarity_from_points(pred_root, gt_root, with_scale=True)
     return np.linalg.norm(sim.apply(pred_root) - np.asarray(gt_root, dtype=float), axis=1) * M_TO_MM
 
 

@@ -67,7 +67,7 @@ def test_limb_direction_error_of_one_rotated_limb() -> None:
     # the whole estimated body is also turned 90 deg about y: the torso alignment removes it
     turn = Rotation.from_euler("y", 90, degrees=True)
     pred = turn.apply(pred.reshape(-1, 3)).reshape(pred.shape) + 5.0
-    err = ev.limb_direction_error_deg(pred, gt, limbs=[(0, 4), (0, 1)], torso=[0, 1, 2, 3])
+    err = ev.limb_direction_error_deg(pred, gt, limbs=[(0, 4), (0, 1)], align=[0, 1, 2, 3])
     np.testing.assert_allclose(err[0], [30.0, 0.0], atol=1e-6)
 
 
@@ -143,6 +143,9 @@ def test_root_trajectory_error() -> None:
     err = ev.root_trajectory_error_mm(still, gt)
     np.testing.assert_allclose(err, np.abs(gt[:, 0] - 2.0) * 1000, atol=1e-8)
     assert ev.travel_m(gt) == pytest.approx(4.0)
+    # with a given alignment (e.g. the body's), the path is not fitted to itself
+    shift = ev.Similarity(1.0, np.eye(3), np.array([0.0, 0.1, 0.0]))
+    np.testing.assert_allclose(ev.root_trajectory_error_mm(gt, gt, shift), 100.0, atol=1e-8)
 
 
 def test_pck_counts_points_within_threshold_and_skips_nan() -> None:
