@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import inspect
-import math
 import re
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from mocap.errors import MocapError
 from mocap.export.bvh import write_bvh
 from mocap.kinematics import joint_positions
 from mocap.pipeline import ConvertOptions, load_tracks, motion_from_tracks
+from mocap.smooth import SmoothingConfig as SmoothingDefault
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -83,7 +83,6 @@ CONTACT_MAX_HEIGHT_M = 0.03
 CONTACT_MAX_SPEED_M_PER_FRAME = 0.005
 TRAVEL_MIN_M = 1.0
 PCK_FRACTION = 0.05
-DEFAULT_HFOV_DEG = 60.0  # re-projection camera when the pipeline offers none (docs/accuracy.md)
 
 # Targets for the exported motion, as a ratio to raw BlazePose (issue 4).
 TARGETS = {"pa_mpjpe": 0.8, "limb": 0.6, "accel": 0.35, "skate": 0.3}
@@ -192,16 +191,28 @@ def exported_joints(motion: Motion, folder: Path, options: ConvertOptions) -> tu
 
 
 def solve(tracks: LandmarkTracks, info: VideoInfo, options: ConvertOptions, name: str, camera_k: np.ndarray | None):
-    """motion_from_tracks, passing the VideoInfo / camera if its signature accepts them."""
+    """motion_from_tracks, passing the VideoInfo / camera if its signature accepts them.
+
+    camera_k (the true intrinsics, --fov-from-gt) reaches the solver as a `camera`
+    argument or as ConvertOptions.fov_deg, whichever the pipeline offers; None leaves the
+    pipeline on its default camera, as for a user's video."""
+    import dataclasses
+
     params = inspect.signature(motion_from_tracks).parameters
     kwargs = {}
     for key in ("info", "video", "video_info"):
         if key in params:
             kwargs[key] = info
     if camera_k is not None:
-        for key in ("camera_k", "camera", "intrinsics"):
-            if key in params:
-                kwargs[key] = camera_k
+        w, h = tracks.image_size_px
+        from mocap.camera import Camera, diagonal_fov_deg_from_K
+
+        if "camera" in params:
+            kwargs["camera"] = Camera.from_K(camera_k, w, h)
+        elif "camera_k" in params:
+            kwargs["camera_k"] = camera_k
+        elif any(f.name == "fov_deg" for f in dataclasses.fields(options)):
+            options = dataclasses.replace(options, fov_deg=diagonal_fov_deg_from_K(camera_k, w, h))
     if "name" in params:
         kwargs["name"] = name
     result = motion_from_tracks(tracks, options, **kwargs)
@@ -209,18 +220,12 @@ def solve(tracks: LandmarkTracks, info: VideoInfo, options: ConvertOptions, name
     return motion, float(height)
 
 
-def default_camera_k(width_px: int, height_px: int, hfov_deg: float = DEFAULT_HFOV_DEG) -> np.ndarray:
-    """Pinhole K with the principal point at the image centre and the given horizontal FOV."""
-    try:  # the motion side's camera model, once it exists
-        from mocap import camera  # type: ignore[attr-defined]
+def default_camera_k(width_px: int, height_px: int) -> np.ndarray:
+    """The pipeline's default camera (mocap.camera: a phone's 26 mm-equivalent lens,
+    79.5 degrees diagonal), used to re-project onto real clips."""
+    from mocap.camera import Camera
 
-        for fn in ("default_intrinsics", "default_camera_k", "intrinsics_for"):
-            if hasattr(camera, fn):
-                return np.asarray(getattr(camera, fn)(width_px, height_px), dtype=float)
-    except ImportError:
-        pass
-    f = 0.5 * width_px / math.tan(math.radians(hfov_deg) / 2)
-    return np.array([[f, 0.0, (width_px - 1) / 2], [0.0, f, (height_px - 1) / 2], [0.0, 0.0, 1.0]])
+    return Camera.from_fov(width_px, height_px).K
 
 
 # --------------------------------------------------------------------------- metrics per clip
@@ -231,7 +236,8 @@ def score(est: np.ndarray, gt: dict[str, np.ndarray], root_est: np.ndarray, cont
     truth = gt["joints"]
     seen = ~np.isnan(est).any(axis=(1, 2))
     s = Scores()
-    s.values["pa_mpjpe"] = ev.pa_mpjpe_mm(est[seen][:, POSE], truth[seen][:, POSE])
+    s.values["pa_joint"] = ev.pa_joint_errors_mm(est[seen][:, POSE], truth[seen][:, POSE])  # (T, 12)
+    s.values["pa_mpjpe"] = s.values["pa_joint"].mean(axis=1)
     s.values["limb"] = ev.limb_direction_error_deg(est[seen], truth[seen], LIMBS, POSE).ravel()
     # consecutive-frame metrics: NaN frames give NaN samples, dropped by nanmean
     filled = np.where(seen[:, None, None], est, np.nan)
@@ -299,6 +305,89 @@ def pooled(results: list[ClipResult], which: str, key: str) -> float:
     if not chunks:
         return float("nan")
     return float(np.nanmean(np.concatenate(chunks)))
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+ESTIMATES = ("raw", "input", "ours")
+TORSO = [NAMES.index(n) for n in ("l_shoulder", "r_shoulder", "l_hip", "r_hip")]
+JOINT_GROUPS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+SKATE_GRID = ((0.02, 0.005), (0.03, 0.005), (0.05, 0.005), (0.03, 0.010), (0.03, 0.020), (0.05, 0.020))
+
+
+def per_joint_rows(results: list[ClipResult]) -> tuple[list[str], list[list[str]]]:
+    """Pooled per-frame-Procrustes error of each joint pair (left+right), and the mean without hips."""
+    header = ["estimate"] + [f"{g}s" for g in JOINT_GROUPS] + ["mean", "mean without hips"]
+    pose_names = [NAMES[i] for i in POSE]
+    rows = []
+    for w in ESTIMATES:
+        err = np.concatenate([getattr(r, w).values["pa_joint"] for r in results])
+        cols = [float(np.mean(err[:, [i for i, n in enumerate(pose_names) if n.endswith(g)]])) for g in JOINT_GROUPS]
+        no_hips = [i for i, n in enumerate(pose_names) if not n.endswith("hip")]
+        rows.append([w] + [_fmt(c) for c in cols] + [_fmt(float(err.mean())), _fmt(float(err[:, no_hips].mean()))])
+    return header, rows
+
+
+def _pool(values: list[np.ndarray]) -> float:
+    v = np.concatenate([np.ravel(x) for x in values]) if values else np.array([np.nan])
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def sensitivity_rows(results: list[ClipResult]) -> tuple[list[str], list[list[str]]]:
+    """The same quantities under other reasonable definitions, to show what the choices do."""
+    header = ["variant", "raw", "input", "ours", "ours/raw", "truth itself", "samples"]
+    rows = []
+
+    def add(label: str, fn, truth: float = float("nan"), samples: str = "") -> None:
+        vals = [_pool([fn(r, w) for r in results]) for w in ESTIMATES]
+        rows.append([label, *(_fmt(v) for v in vals), _fmt(vals[2] / vals[0], 2), _fmt(truth), samples])
+
+    hips12 = [POSE.index(h) for h in HIPS]
+    add("limb deg, per-frame rotation of the 12 body joints (used)", lambda r, w: getattr(r, w).values["limb"])
+    add("limb deg, per-frame rotation of the torso (shoulders + hips) only",
+        lambda r, w: ev.limb_direction_error_deg(r.series[f"{w}_aligned"], r.series["gt"], LIMBS, TORSO))
+    add("accel mm/f², root-relative, one rotation per clip (used)", lambda r, w: getattr(r, w).values["accel"])
+
+    def accel_pa(r: ClipResult, w: str) -> np.ndarray:
+        est, gt = r.series[f"{w}_aligned"][:, POSE], r.series["gt"][:, POSE]
+        p = ev.procrustes_align(est, gt)
+        return np.linalg.norm(ev.second_difference(p) - ev.second_difference(gt), axis=-1).mean(axis=-1) * 1000
+
+    add("accel mm/f², per-frame Procrustes-aligned", accel_pa)
+    add("jitter mm/f² (no truth: mean root-relative acceleration)",
+        lambda r, w: ev.jitter_mm(r.series[f"{w}_aligned"][:, POSE], hips12),
+        truth=_pool([ev.jitter_mm(r.series["gt"][:, POSE], hips12) for r in results]))
+    for h, v in SKATE_GRID:
+        def skate(r: ClipResult, w: str, h=h, v=v, est=True) -> np.ndarray:
+            gt = r.series["gt"]
+            src = r.series[f"{w}_aligned"] if est else gt
+            return np.concatenate([
+                ev.foot_skate_mm(src[:, j], ev.ground_contacts(gt[:, j], 1, h, v)) for j in FEET
+            ])
+        n = sum(len(skate(r, "raw", est=False)) for r in results)
+        used = " (used)" if (h, v) == (CONTACT_MAX_HEIGHT_M, CONTACT_MAX_SPEED_M_PER_FRAME) else ""
+        add(f"skate mm/f, contact = within {h * 100:.0f} cm of lowest and < {v * 1000:.0f} mm/f{used}", skate,
+            truth=_pool([skate(r, "raw", est=False) for r in results]), samples=str(n))
+    return header, rows
+
+
+def sweep_cutoffs(videos: list[Path], options: ConvertOptions, cutoffs: list[float | None], fov_from_gt: bool,
+                  bvh_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """Overall metrics of the exported BVH for several smoothing cut-offs (the rest as the CLI)."""
+    from dataclasses import replace
+
+    header = ["cut-off"] + [f"{t} {u}" for _, t, u in METRICS] + [f"{t} ratio" for k, t, _ in METRICS if k in TARGETS]
+    rows = []
+    for cutoff in cutoffs:
+        opts = replace(options, smoothing=replace(options.smoothing, cutoff_hz=cutoff))
+        results = [evaluate_clip(v, opts, fov_from_gt, bvh_dir) for v in videos]
+        ours = [pooled(results, "ours", key) for key, _, _ in METRICS]
+        ratios = [pooled(results, "ours", k) / pooled(results, "raw", k) for k, _, _ in METRICS if k in TARGETS]
+        label = "none" if cutoff is None else f"{cutoff:g} Hz"
+        if cutoff == SmoothingDefault.cutoff_hz:
+            label += " (default)"
+        rows.append([label] + [_fmt(v) for v in ours] + [_fmt(r, 2) for r in ratios])
+    return header, rows
 
 
 # --------------------------------------------------------------------------- real clips
@@ -466,7 +555,8 @@ def print_tables(results: list[ClipResult], real: list[RealResult]) -> None:
 BEGIN, END = "<!-- accuracy:begin (written by benchmarks/accuracy.py) -->", "<!-- accuracy:end -->"
 
 
-def markdown_report(results: list[ClipResult], real: list[RealResult], command: str, fov_from_gt: bool) -> str:
+def markdown_report(results: list[ClipResult], real: list[RealResult], command: str, fov_from_gt: bool,
+                    extra: list[tuple[str, list[str], list[list[str]]]] = ()) -> str:
     parts = [BEGIN, "", f"Generated by `{command}` "
              f"(camera for the solver: {'ground-truth K' if fov_from_gt else 'pipeline default'}).", ""]
     if results:
@@ -483,6 +573,8 @@ def markdown_report(results: list[ClipResult], real: list[RealResult], command: 
         header, rows = real_rows(real)
         parts += ["#### Real clips: re-projection agreement (PCK at 5% of height) and jitter", "",
                   markdown_table(header, rows), ""]
+    for title, header, rows in extra:
+        parts += [f"#### {title}", "", markdown_table(header, rows), ""]
     parts.append(END)
     return "\n".join(parts)
 
@@ -512,6 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", default="*", help="glob over real clip names; 'none' to skip")
     parser.add_argument("--out", type=Path, help="markdown file whose generated block is updated (e.g. docs/accuracy.md)")
     parser.add_argument("--plots", type=Path, help="folder for the plots (e.g. docs/img)")
+    parser.add_argument("--diagnostics", action="store_true",
+                        help="also per-joint errors and the metrics under other definitions/thresholds")
+    parser.add_argument("--cutoffs", help="comma-separated smoothing cut-offs in Hz ('none' = off) to sweep, e.g. none,8,5,3,2")
     fov = parser.add_mutually_exclusive_group()
     fov.add_argument("--fov-from-gt", dest="fov_from_gt", action="store_true",
                      help="give the solver the clip's true intrinsics (if it takes a camera)")
@@ -539,6 +634,28 @@ def main(argv: list[str] | None = None) -> int:
             real.append(evaluate_real(v, options, Path(tmp)))
             print(f"{v.stem}: done", file=sys.stderr)
     print_tables(results, real)
+    extra: list[tuple[str, list[str], list[list[str]]]] = []
+    if args.diagnostics and results:
+        extra.append(("Per-joint error after per-frame Procrustes (mm, pooled)", *per_joint_rows(results)))
+        extra.append(("Other definitions and thresholds (pooled over all clips)", *sensitivity_rows(results)))
+    if args.cutoffs and videos:
+        cutoffs = [None if c.strip().lower() == "none" else float(c) for c in args.cutoffs.split(",")]
+        with tempfile.TemporaryDirectory(prefix="mocap-accuracy-") as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            extra.append(("Exported BVH by smoothing cut-off (ratios to raw BlazePose, MediaPipe defaults)",
+                          *sweep_cutoffs(videos, options, cutoffs, args.fov_from_gt, Path(tmp))))
+    if extra:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(width=max(240, Console().width))
+        for title, header, rows in extra:
+            table = Table(title=title)
+            for i, h in enumerate(header):
+                table.add_column(h, justify="left" if i == 0 else "right")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
     if args.plots and results:
         from plots import make_plots  # benchmarks/plots.py, beside this script
 
@@ -546,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {p}", file=sys.stderr)
     if args.out:
         command = "benchmarks/accuracy.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-        write_report(args.out, markdown_report(results, real, command, args.fov_from_gt))
+        write_report(args.out, markdown_report(results, real, command, args.fov_from_gt, extra))
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

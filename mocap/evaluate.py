@@ -69,6 +69,12 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray, with_scale: bool = True) 
     return np.stack([similarity_from_points(p, g, with_scale).apply(p) for p, g in zip(pred, gt)])
 
 
+def pa_joint_errors_mm(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-joint error after per-frame Procrustes alignment: (T, J) mm (see pa_mpjpe_mm)."""
+    aligned = procrustes_align(pred, gt, with_scale=True)
+    return np.linalg.norm(aligned - np.asarray(gt, dtype=float), axis=-1) * M_TO_MM
+
+
 def pa_mpjpe_mm(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Procrustes-aligned mean per-joint position error, per frame: (T,) mm.
 
@@ -76,8 +82,7 @@ def pa_mpjpe_mm(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     least-squares similarity (rotation, uniform scale, translation) before the mean
     Euclidean distance over the J joints is taken, as in the HMR/VIBE literature.
     """
-    aligned = procrustes_align(pred, gt, with_scale=True)
-    return np.linalg.norm(aligned - np.asarray(gt, dtype=float), axis=-1).mean(axis=-1) * M_TO_MM
+    return pa_joint_errors_mm(pred, gt).mean(axis=-1)
 
 
 def limb_direction_error_deg(
