@@ -4,7 +4,7 @@ A preset renames mocap's canonical joints (mocap/rigs/humanoid.json, Mixamo name
 target application. It changes names only, never the motion: BVH, FBX and GLB all use it.
 Target-specific armature details that only exist in FBX/GLB (an extra static root bone,
 the armature object's name, the bone-axis convention) are fields of the preset too and
-are applied by mocap.export.scene. See docs/export-fbx-glb.md.
+are applied by mocap.export.scene. See mocap/export/fbx_glb.py.
 """
 
 from __future__ import annotations

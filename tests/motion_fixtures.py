@@ -114,7 +114,7 @@ def bvh_fk(bvh: Bvh) -> tuple[np.ndarray, list[Rotation]]:
     return pos, rots
 
 
-# canonical joint: (parent, bandai joint it sits on, rest offset direction, bone-length source)
+# canonical limb part -> (canonical parent, Bandai joint it sits on), left side; the right mirrors it
 _LEFT = {
     "Shoulder": ("Spine2", "Shoulder_L"), "Arm": ("LeftShoulder", "UpperArm_L"),
     "ForeArm": ("LeftArm", "LowerArm_L"), "Hand": ("LeftForeArm", "Hand_L"),

@@ -195,6 +195,23 @@ def test_non_integer_frame_rate(motion: Motion, tmp_path: Path, fmt: str) -> Non
     assert duration == pytest.approx((ntsc.n_frames - 1) / ntsc.fps, abs=1e-4)
 
 
+def _fbx_global_settings(path: Path) -> dict[str, object]:
+    from io_scene_fbx import parse_fbx  # Blender's FBX add-on's own binary parser
+
+    root, _version = parse_fbx.parse(str(path))
+    settings = next(e for e in root.elems if e.id == b"GlobalSettings")
+    props = next(e for e in settings.elems if e.id == b"Properties70")
+    return {p.props[0].decode(): p.props[-1] for p in props.elems}
+
+
+def test_fbx_declares_engine_friendly_axes_units_and_rate(motion: Motion, tmp_path: Path) -> None:
+    settings = _fbx_global_settings(write_fbx(replace(motion, fps=24000 / 1001), tmp_path / "a.fbx", "ue5"))
+    assert settings["UnitScaleFactor"] == 100.0  # values in metres, declared as such: scale 1 in Unity/Unreal
+    assert (settings["UpAxis"], settings["UpAxisSign"]) == (1, 1)  # +Y up
+    assert (settings["FrontAxis"], settings["FrontAxisSign"]) == (2, 1)  # +Z front
+    assert settings["CustomFrameRate"] == pytest.approx(24000 / 1001, rel=1e-6)
+
+
 def test_writer_leaves_blender_empty(motion: Motion, tmp_path: Path) -> None:
     write_fbx(motion, tmp_path / "a.fbx", "ue5")
     assert len(bpy.data.objects) == 0 and len(bpy.data.actions) == 0 and len(bpy.data.armatures) == 0

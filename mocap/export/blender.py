@@ -66,7 +66,7 @@ def describe_backend(blender_exe: str | os.PathLike[str] | None = None) -> str:
     if exe is None:
         raise ExportError(
             "FBX/GLB export needs Blender: install the bpy module (pip install 'mocap[blender]', "
-            "Python 3.11) or Blender 4.2+ and put `blender` on PATH or pass --blender PATH"
+            "Python 3.11) or Blender (3.4 or newer) and put `blender` on PATH or pass --blender PATH"
         )
     return exe
 

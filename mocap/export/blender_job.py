@@ -11,7 +11,7 @@ job.json: {"scene": <mocap.export.scene.scene_from_motion(...)>, "format": "fbx"
 when bpy is importable in-process. bpy is imported inside functions only.
 
 Conventions (Blender frame, bone axes, pose channels): see mocap/export/scene.py and
-docs/export-fbx-glb.md.
+mocap/export/fbx_glb.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 ERROR_TAG = "mocap-export-error:"
 REST_MATRIX_TOLERANCE = 1e-4
 
-# FBX for game engines (see docs/export-fbx-glb.md for the reasons behind each setting).
+# FBX for game engines (see mocap/export/fbx_glb.py for the reasons behind each setting).
 FBX_OPTIONS: dict[str, Any] = {
     "object_types": {"ARMATURE"},
     "use_selection": False,

@@ -4,9 +4,40 @@
     write_glb(motion, "clip.glb", preset="vrm", blender_exe="/opt/blender/blender")
 
 `motion` is on mocap's canonical rig (mocap/rigs/humanoid.json names); `preset` (a Preset,
-a preset name, or None for mixamo) names the bones. Blender is reached through
-mocap.export.blender (bpy in-process, else a `blender` executable). Writes are atomic.
-Settings and conventions: docs/export-fbx-glb.md.
+a preset name, or None for mixamo) names the bones (mocap/presets.py). Blender is reached
+through mocap.export.blender: bpy in-process when importable, else a Blender executable
+(`blender_exe`, else `blender` on PATH; tested with 5.0.1 as bpy and 3.4.1 as executable).
+Writes are atomic (mocap.export.atomic). The choices below are proven by tests/test_fbx_glb.py
+(Blender's importers, assimp, three.js).
+
+What the files contain
+- One armature, no mesh, one animation: every frame keyed (no key reduction), frames
+  0..T-1 at the clip's rate; glTF animation named Motion.name, FBX take
+  "Armature|<Motion.name>" (Blender's object|action naming). FBX:
+  TimeMode custom + CustomFrameRate = fps (23.976 stays 23.976). GLB: times k/fps.
+- Armature object named "Armature" (preset.armature_name). Unreal (4.24+) drops an FBX
+  top node named exactly "Armature" instead of making it an extra bone, so in Unreal the
+  skeleton's top bone is the first real bone. In GLB it is a plain node above the bones.
+- UE5 preset: a static `root` bone at the origin parents `pelvis`, as on the UE5 mannequin;
+  pelvis carries the translation (no root motion; Unreal extracts none). BVH never gets
+  this bone (a BVH root must carry the motion).
+- Bones: no leaf/end bones (FBX add_leaf_bones=False; glTF export_leaf_bone=False), so the
+  bone list is exactly the preset's. Bone axes: Blender's own (bone +Y from the joint to its
+  main child, primary_bone_axis='Y', secondary 'X'); roll: +Z to the performer's front on
+  vertical bones, up on the others (mocap/export/scene.py). Engines retarget by name/humanoid
+  mapping, not by bone roll, and rest orientation + pose compose to mocap's exact motion.
+- Rest pose: mocap's T-pose (arms along +-X, palms down, feet forward).
+
+Axes and units
+- FBX: axis_up='Y', axis_forward='-Z' (FBX GlobalSettings: Y up, front +Z) and
+  apply_scale_options='FBX_SCALE_ALL' with scene units 1 m: transforms in metres,
+  UnitScaleFactor=100 (1 unit = 100 cm). Unity shows "1m (File)" and imports at scale 1
+  with no 100x on the root; Unreal converts to cm itself. Blender re-imports at true size.
+- GLB: glTF's Y up, metres; the performer faces glTF +Z (VRM 1.0's facing).
+
+Frame rate caveat: Blender's glTF add-on (through 5.0.1) turns frames into seconds with
+render.fps * fps_base instead of fps / fps_base; blender_job.build_armature compensates, so
+GLB times are right at 23.976/29.97 fps (tests check with three.js's GLTFLoader).
 """
 
 from __future__ import annotations

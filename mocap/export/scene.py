@@ -5,7 +5,7 @@ Pure Python (numpy/scipy, no bpy). Both ways of running Blender — bpy in-proce
 one description, so they produce the same file.
 
 Frames: Blender = (x, -z, y) of internal (docs/conventions.md), i.e. `v_blender = C @ v_internal`
-with C below; metres. Bone conventions (docs/export-fbx-glb.md):
+with C below; metres. Bone conventions (mocap/export/fbx_glb.py):
 
 - head = the joint's rest position; tail = the rest position of its *main child* (the child
   whose offset is best aligned with the joint's own bone direction; for the root, up), or
