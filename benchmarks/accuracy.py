@@ -220,12 +220,15 @@ def solve(tracks: LandmarkTracks, info: VideoInfo, options: ConvertOptions, name
     return motion, float(height)
 
 
-def default_camera_k(width_px: int, height_px: int) -> np.ndarray:
-    """The pipeline's default camera (mocap.camera: a phone's 26 mm-equivalent lens,
-    79.5 degrees diagonal), used to re-project onto real clips."""
+def default_camera_k(tracks: LandmarkTracks, options: ConvertOptions, info: VideoInfo) -> np.ndarray:
+    """The camera the pipeline assumes for this video (mocap.pipeline.camera_for when it
+    exists, else mocap.camera's default phone lens), for re-projection on real clips."""
+    import mocap.pipeline as pipeline
     from mocap.camera import Camera
 
-    return Camera.from_fov(width_px, height_px).K
+    if hasattr(pipeline, "camera_for"):
+        return pipeline.camera_for(tracks, options, info).K
+    return Camera.from_fov(*tracks.image_size_px).K
 
 
 # --------------------------------------------------------------------------- metrics per clip
@@ -415,10 +418,19 @@ def person_height_px(tracks: LandmarkTracks) -> float:
     return float(np.percentile(np.nanmax(ys, axis=1) - np.nanmin(ys, axis=1), 95))
 
 
-def reprojection_pck(joints_world: np.ndarray, image_px: np.ndarray, vis: np.ndarray, camera_k: np.ndarray, thr_px: float) -> tuple[float, np.ndarray]:
-    """Place a pose (T, J, 3, internal frame) under its detections with a per-frame translation
-    in camera axes (evaluate.fit_translation, visibility-weighted), project, score PCK."""
-    cam = (joints_world - np.nanmean(joints_world[:, HIPS], axis=1, keepdims=True)) * INTERNAL_TO_CAM
+def reprojection_pck(joints: np.ndarray, camera_aligned: np.ndarray, image_px: np.ndarray, vis: np.ndarray,
+                     camera_k: np.ndarray, thr_px: float) -> tuple[float, np.ndarray]:
+    """Re-project a pose (T, J, 3) onto the image and score PCK against the detections.
+
+    The exported world is levelled and may be turned relative to the camera, so the pose
+    is first turned by one rotation for the whole clip (Kabsch of its root-relative joints
+    onto `camera_aligned`, the detector's own world landmarks, whose axes are the
+    camera's; identity for those landmarks themselves). Each frame is then placed under
+    its 2D detections by a least-squares translation (evaluate.fit_translation,
+    visibility-weighted), projected with camera_k, and scored."""
+    seen = ~np.isnan(joints).any(axis=(1, 2)) & ~np.isnan(camera_aligned).any(axis=(1, 2))
+    rot = ev.clip_rotation(joints[seen], camera_aligned[seen], HIPS) if seen.any() else np.eye(3)
+    cam = ev.root_relative(joints, HIPS) @ rot.T * INTERNAL_TO_CAM
     trans = ev.fit_translation(cam, image_px, camera_k, weights=vis)
     proj = ev.project_points(cam + trans[:, None], camera_k)
     return ev.pck(proj, image_px, thr_px), proj
@@ -433,7 +445,7 @@ def evaluate_real(video: Path, options: ConvertOptions, bvh_dir: Path) -> RealRe
     img, vis = raw_image(tracks)
     height_px = person_height_px(tracks)
     thr = PCK_FRACTION * height_px
-    k = default_camera_k(*tracks.image_size_px)
+    k = default_camera_k(tracks, options, info)
     seen = tracks.detected[:, None, None]
     result = RealResult(video.stem, tracks.n_frames, int(tracks.detected.sum()), tracks.fps, height_px)
     estimates = {"raw": raw_joints(mediapipe_default_tracks(info, options)), "input": raw_joints(tracks)}
@@ -445,7 +457,7 @@ def evaluate_real(video: Path, options: ConvertOptions, bvh_dir: Path) -> RealRe
     hips = [POSE.index(h) for h in HIPS]
     for key, est in estimates.items():
         est = np.where(seen, est, np.nan)
-        result.pck[key] = reprojection_pck(est, img, vis, k, thr)[0]
+        result.pck[key] = reprojection_pck(est, estimates["input"], img, vis, k, thr)[0]
         result.jitter[key] = float(np.nanmean(ev.jitter_mm(est[:, POSE], hips)))
     return result
 
@@ -505,6 +517,18 @@ def real_rows(results: list[RealResult]) -> tuple[list[str], list[list[str]]]:
         ratio = r.jitter.get("ours", np.nan) / r.jitter["raw"] if r.jitter.get("raw") else np.nan
         rows.append([r.name, str(r.n_frames), str(r.n_detected), _fmt(r.fps, 2), _fmt(r.person_height_px, 0),
                      *pck, *jit, _fmt(ratio, 2), r.note])
+    if results:  # frame-weighted means over clips (every detected frame counts once)
+        w = np.array([r.n_detected for r in results], dtype=float)
+
+        def avg(d: str, k: str) -> float:
+            v = np.array([getattr(r, d).get(k, np.nan) for r in results])
+            ok = np.isfinite(v)
+            return float(np.sum(v[ok] * w[ok]) / np.sum(w[ok])) if ok.any() else float("nan")
+
+        rows.append(["**overall** (frame-weighted)", str(sum(r.n_frames for r in results)), str(int(w.sum())), "", "",
+                     *(_fmt(100 * avg("pck", k)) + "%" for k in ("raw", "input", "ours")),
+                     *(_fmt(avg("jitter", k)) for k in ("raw", "input", "ours")),
+                     _fmt(avg("jitter", "ours") / avg("jitter", "raw"), 2), ""])
     return header, rows
 
 
@@ -548,7 +572,7 @@ def print_tables(results: list[ClipResult], real: list[RealResult]) -> None:
         for i, h in enumerate(header):
             table.add_column(h, justify="left" if i in (0, len(header) - 1) else "right")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*[c.replace("**", "") for c in row])
         console.print(table)
 
 
