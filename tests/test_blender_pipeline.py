@@ -75,8 +75,9 @@ def test_height_matches_the_performer(squats):
     heads = {b.name: (armature.matrix_world @ b.head_local) for b in armature.data.bones}
     top = rest["Head"].z
     bottom = min(heads["LeftToeBase"].z, rest["LeftToeBase"].z, heads["RightToeBase"].z)
-    # Blender's rest pose is our T-pose: head top above the toes ~ the fitted height
-    # (the heel marker sits ~1-2 cm lower than the toe bones, hence 3%).
+    # Blender's rest pose is our T-pose (placed with the hips at the origin, since the root
+    # OFFSET is 0): head top above the toes ~ the fitted height (the heel marker sits
+    # ~1-2 cm lower than the toe bones, hence 3%).
     assert top - bottom == pytest.approx(result.height_m, rel=0.03)
     assert 1.45 < result.height_m < 1.85  # an adult woman
 
@@ -89,6 +90,7 @@ def test_reads_back_through_mocaps_reader_identically(squats):
     back = read_bvh(result.outputs["bvh"], units="cm")
     assert back.skeleton.names == result.motion.skeleton.names
     assert back.n_frames == result.motion.n_frames and back.fps == pytest.approx(result.motion.fps)
-    np.testing.assert_allclose(back.skeleton.offsets_m, result.motion.skeleton.offsets_m, atol=1e-7)
+    # The root's OFFSET is written as 0 (absolute position channels); every other offset is kept.
+    np.testing.assert_allclose(back.skeleton.offsets_m[1:], result.motion.skeleton.offsets_m[1:], atol=1e-7)
     np.testing.assert_allclose(joint_positions(back), joint_positions(result.motion), atol=1e-6)
     assert quat_angle_deg(back.rotations_xyzw, result.motion.rotations_xyzw).max() < 1e-4

@@ -338,15 +338,12 @@ def test_three_js_agrees(motion: Motion, exported: Callable[[str, str], Path], k
     # the pose (every joint relative to the hips), every frame
     rel_err = np.linalg.norm((got - got[:, :1]) - (expected - expected[:, :1]), axis=-1)
     assert rel_err.max() < TOL_M, f"worst joint error {rel_err.max() * 100:.2f} cm"
-    if fmt != "bvh":  # BVH root placement: see test_three_js_bvh_root_position
-        assert np.linalg.norm(got - expected, axis=-1).max() < TOL_M
+    assert np.linalg.norm(got - expected, axis=-1).max() < TOL_M
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mocap.export.bvh writes ROOT OFFSET = the hips' rest position with absolute root position channels; "
-    "Blender and assimp read the channels as absolute, three.js's BVHLoader adds the OFFSET to them, "
-    "so its hips float one rest hip height too high. ROOT OFFSET 0 0 0 would satisfy every reader."))
 def test_three_js_bvh_root_position(motion: Motion, exported: Callable[[str, str], Path]) -> None:
+    """three.js's BVHLoader adds the root OFFSET to the position channels (Blender and assimp
+    do not): mocap writes ROOT OFFSET 0 0 0 with absolute channels so all of them agree."""
     report = three_read(exported("mixamo", "bvh"), motion.n_frames)
     got = three_positions(report, motion, _preset("mixamo"), "bvh")
     assert np.linalg.norm(got[:, 0] - motion.root_position_m, axis=-1).max() < TOL_M

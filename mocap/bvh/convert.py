@@ -213,7 +213,11 @@ def bvh_from_motion(motion: Motion, rotation_order: str = "ZXY", units: Units = 
     depth-first (children in skeleton order), which may reorder a skeleton that is
     parents-first but not depth-first. End Sites come from skeleton.end_sites_m; a
     leaf joint without one gets an End Site 5 cm long along its own offset direction
-    (straight up if that offset is zero). Euler angles are scipy's
+    (straight up if that offset is zero). The root's OFFSET is written as 0 0 0 and its
+    position channels are absolute, as Mixamo's and mocapbank's files do: every reader
+    (Blender, assimp, three.js, MotionBuilder) then agrees on where the hips are, whereas
+    a non-zero root OFFSET is added to the channels by some readers and not by others.
+    Euler angles are scipy's
     as_euler(rotation_order) (intrinsic), unwrapped over time per channel (period 360
     degrees) so no channel jumps by 360. Lengths are divided by metres_per_unit(units).
     """
@@ -247,7 +251,7 @@ def bvh_from_motion(motion: Motion, rotation_order: str = "ZXY", units: Units = 
             BvhJoint(
                 name=name,
                 parent=-1 if parent < 0 else remap[parent],
-                offset=np.asarray(sk.offsets_m[old], dtype=float) / scale,
+                offset=np.zeros(3) if parent < 0 else np.asarray(sk.offsets_m[old], dtype=float) / scale,
                 channels=channels,
                 end_site=None if end_site is None else np.asarray(end_site, dtype=float) / scale,
             )
