@@ -34,6 +34,17 @@ class Units(str, enum.Enum):
     m = "m"
 
 
+class RootMotion(str, enum.Enum):
+    full = "full"
+    horizontal = "horizontal"
+    off = "off"
+
+
+class FootLock(str, enum.Enum):
+    auto = "auto"
+    off = "off"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"mocap {__version__}")
@@ -85,6 +96,15 @@ def parse_smoothing(text: str):
     return SmoothingConfig(cutoff_hz=hz)
 
 
+def parse_rig(text: str) -> str:
+    from mocap.presets import PresetError, load_preset
+
+    try:
+        return load_preset(text).name
+    except PresetError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def parse_rotation_order(text: str) -> str:
     order = text.strip().upper()
     if sorted(order) != ["X", "Y", "Z"]:
@@ -107,11 +127,32 @@ def convert(
     ] = "medium",
     rotation_order: Annotated[str, typer.Option("--rotation-order", help="BVH Euler order.")] = "ZXY",
     units: Annotated[Units, typer.Option("--units", help="BVH units.")] = Units.cm,
+    rig: Annotated[
+        str, typer.Option("--rig", help="Bone names: mixamo, ue5, unity, rigify or vrm (all formats).")
+    ] = "mixamo",
+    blender: Annotated[
+        Path | None,
+        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB when bpy is not installed."),
+    ] = None,
     model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", file_okay=False, help="Landmark cache folder (default ~/.cache/mocap).")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Always re-run detection.")] = False,
+    root_motion: Annotated[
+        RootMotion,
+        typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
+    ] = RootMotion.full,
+    foot_lock: Annotated[
+        FootLock, typer.Option("--foot-lock", help="auto: hold planted feet still (legs by IK); off: leave them.")
+    ] = FootLock.auto,
+    fov: Annotated[
+        float | None,
+        typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5, a phone's main camera)."),
+    ] = None,
+    contacts: Annotated[
+        bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
@@ -129,8 +170,14 @@ def convert(
         smoothing=parse_smoothing(smoothing),
         rotation_order=parse_rotation_order(rotation_order),
         units=units.value,
+        rig=parse_rig(rig),
+        blender_exe=blender,
         cache_dir=cache_dir,
         use_cache=not no_cache,
+        root_motion=root_motion.value,
+        foot_lock=foot_lock.value,
+        fov_deg=fov,
+        contacts_sidecar=contacts,
     )
     from mocap.progress import ConvertProgress
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
-from mocap.solve import solve_motion
+from mocap.solve import MotionConfig, solve_full
 
 FORMATS = ("bvh", "fbx", "glb")
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
@@ -39,6 +40,10 @@ class ConvertOptions:
     blender_exe: Path | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
+    root_motion: str = "full"  # "full" | "horizontal" | "off" (docs/motion-quality.md)
+    foot_lock: str = "auto"  # "auto" | "off"
+    fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
+    contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
 
 
 @dataclass(frozen=True)
@@ -95,28 +100,71 @@ def load_tracks(
     return info, tracks
 
 
-def motion_from_tracks(tracks: LandmarkTracks, options: ConvertOptions, name: str = "") -> tuple[Motion, float]:
-    """Smooth and solve; returns the motion and the performer's fitted height (m)."""
+def camera_for(tracks: LandmarkTracks, options: ConvertOptions, info: VideoInfo | None = None) -> Camera:
+    """The video's pinhole camera: options.fov_deg, else the file's 35 mm-equivalent focal
+    length when its metadata had one, else a phone's main camera (mocap.camera)."""
+    fov = options.fov_deg
+    focal_35mm = getattr(info, "focal_length_35mm_mm", None) if info is not None else None
+    if fov is None and focal_35mm:
+        fov = diagonal_fov_deg_from_focal_35mm(float(focal_35mm))
+    width, height = tracks.image_size_px
+    return Camera.from_fov(width, height, fov)
+
+
+def motion_from_tracks(
+    tracks: LandmarkTracks,
+    options: ConvertOptions,
+    name: str = "",
+    info: VideoInfo | None = None,
+    camera: Camera | None = None,
+) -> tuple[Motion, float]:
+    """Smooth and solve; returns the motion and the performer's fitted height (m).
+
+    The camera is `camera` if given, else camera_for(tracks, options, info).
+    """
     n_detected = int(tracks.detected.sum())
     if n_detected < max(2, MIN_DETECTION_RATE * tracks.n_frames):
         raise NoPersonError(
             f"{name or 'clip'}: a person was detected in only {n_detected} of {tracks.n_frames} frames"
         )
     smoothed = smooth_tracks(tracks, options.smoothing)
-    result = solve_motion(smoothed, name=name)
+    camera = camera or camera_for(tracks, options, info)
+    cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
+    result = solve_full(smoothed, camera, cfg, name=name)
     return result.motion, result.fitted.height_m
 
 
-def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOptions) -> dict[str, Path]:
-    """Write every requested format. Each file is written atomically."""
-    from mocap.export.bvh import write_bvh
+def check_outputs_possible(options: ConvertOptions) -> None:
+    """Fail before any detection work if the options cannot produce their outputs:
+    an unknown rig preset, or FBX/GLB requested with no Blender to write them."""
+    from mocap.presets import load_preset
 
+    load_preset(options.rig)
+    if set(options.formats) & {"fbx", "glb"}:
+        from mocap.export.blender import describe_backend
+
+        describe_backend(options.blender_exe)
+
+
+def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOptions) -> dict[str, Path]:
+    """Write every requested format with the rig preset's bone names; each file atomically."""
+    from mocap.presets import apply_preset, load_preset
+
+    preset = load_preset(options.rig)
     written: dict[str, Path] = {}
     for fmt, path in paths.items():
         if fmt == "bvh":
-            written[fmt] = write_bvh(motion, path, rotation_order=options.rotation_order, units=options.units)
+            from mocap.export.bvh import write_bvh
+
+            named = apply_preset(motion, preset)
+            written[fmt] = write_bvh(named, path, rotation_order=options.rotation_order, units=options.units)
+        elif fmt in ("fbx", "glb"):
+            from mocap.export.fbx_glb import write_fbx, write_glb
+
+            writer = write_fbx if fmt == "fbx" else write_glb
+            written[fmt] = writer(motion, path, preset, blender_exe=options.blender_exe)
         else:
-            raise MocapError(f"{path}: format {fmt!r} is not supported yet (choose from: bvh)")
+            raise MocapError(f"{path}: unknown output format {fmt!r} (choose from: {', '.join(FORMATS)})")
     return written
 
 
@@ -129,15 +177,24 @@ def convert(
 ) -> ConvertResult:
     """Video file -> motion files. Raises a MocapError subclass on bad input."""
     video = Path(video)
+    check_outputs_possible(options)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info, tracks = load_tracks(video, options, progress, on_info)
     timings["detect"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    motion, height_m = motion_from_tracks(tracks, options, name=video.stem)
+    motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
     timings["solve"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    outputs = write_outputs(motion, output_paths(video, out, options.formats), options)
+    paths = output_paths(video, out, options.formats)
+    outputs = write_outputs(motion, paths, options)
+    if options.contacts_sidecar and motion.contacts is not None:
+        from mocap.solve.sidecar import write_contacts
+
+        first = next(iter(paths.values()))
+        outputs["contacts"] = write_contacts(
+            motion.contacts, first.with_name(f"{first.stem}.contacts.json"), motion.fps, motion.start_time_s
+        )
     timings["write"] = time.perf_counter() - t2
     return ConvertResult(
         video=info,

@@ -1,32 +1,69 @@
 """The solve stage: smoothed LandmarkTracks -> Motion on a humanoid rig.
 
+solve_motion (pose only, hips in place):
+
     points   = rig points from landmarks            (mocap.rig.point_positions)
     world    = joint world orientations per frame   (orient.world_orientations)
     fitted   = bone lengths / rest offsets          (fit.fit_skeleton)
     local    = parent^-1 * world, sign-continuous   (here)
     root     = hip centre, lifted so the lowest foot point is on the floor (here)
+
+solve_full (with a camera: travel, floor, feet; docs/motion-quality.md):
+
+    root     = hip centre relative to the camera     (root.camera_relative_root)
+    refine   = 3D pose re-projected onto the 2D      (refine.refine_world), root again
+    ground   = floor plane, levelling rotation       (ground.fit_ground)
+    solve    = solve_motion on the levelled pose, root placed per `root_motion`
+    contacts = heel/toe contacts                     (contacts.detect_contacts)
+    lock     = planted feet held, legs by IK         (footlock.lock_feet)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-
 from scipy.spatial.transform import Rotation
 
+from mocap.camera import Camera
 from mocap.data import LandmarkTracks, Motion
 from mocap.kinematics import global_transforms, make_continuous
 from mocap.rig import RigTemplate, load_rig, point_positions
 from mocap.smooth import find_gaps
+from mocap.solve.contacts import ContactConfig, detect_contacts
 from mocap.solve.fit import FittedRig, fit_skeleton, floor_height
+from mocap.solve.footlock import FootLockConfig, lock_feet
+from mocap.solve.ground import Ground, GroundConfig, fit_ground
 from mocap.solve.orient import world_orientations
+from mocap.solve.refine import RefineConfig, refine_world
+from mocap.solve.root import RootConfig, camera_relative_root
+
+ROOT_MOTION_MODES = ("full", "horizontal", "off")
+FOOT_LOCK_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True)
 class SolveResult:
     motion: Motion
     fitted: FittedRig
+    ground: Ground | None = None  # solve_full only
+    root_camera_m: np.ndarray | None = None  # (T, 3) hip centre relative to the camera (solve_full only)
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Options of solve_full. root_motion: "full" (travel and height from the camera),
+    "horizontal" (travel over the floor; height from the pose, lowest foot on the floor),
+    "off" (hips in place; height from the pose). foot_lock: "auto" or "off"."""
+
+    root_motion: str = "full"
+    foot_lock: str = "auto"
+    refine: bool = True
+    root: RootConfig = field(default_factory=RootConfig)
+    refine_cfg: RefineConfig = field(default_factory=RefineConfig)
+    ground: GroundConfig = field(default_factory=GroundConfig)
+    contacts: ContactConfig = field(default_factory=ContactConfig)
+    footlock: FootLockConfig = field(default_factory=FootLockConfig)
 
 
 def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: str = "") -> SolveResult:
@@ -98,3 +135,62 @@ def _aim_spine(fitted: FittedRig, world: dict[str, Rotation], points: dict[str, 
     for name in SPINE_CHAIN:
         world[name] = correction * world[name]
     return True
+
+
+def solve_full(
+    tracks: LandmarkTracks,
+    camera: Camera,
+    cfg: MotionConfig = MotionConfig(),
+    rig: RigTemplate | None = None,
+    name: str = "",
+) -> SolveResult:
+    """Solve a Motion with root travel, a levelled floor, foot contacts and foot locking.
+
+    tracks: smoothed, gap-filled (mocap.smooth.smooth_tracks); camera: the video's camera
+    (mocap.camera.Camera). The floor of the result is at height 0; the hips start above
+    the origin; travel toward the camera is +Z, to the camera's right +X.
+    """
+    if cfg.root_motion not in ROOT_MOTION_MODES:
+        raise ValueError(f"root_motion {cfg.root_motion!r}: choose from {', '.join(ROOT_MOTION_MODES)}")
+    if cfg.foot_lock not in FOOT_LOCK_MODES:
+        raise ValueError(f"foot_lock {cfg.foot_lock!r}: choose from {', '.join(FOOT_LOCK_MODES)}")
+    root_cam = camera_relative_root(tracks, camera, cfg.root)
+    world = tracks.world_m
+    if cfg.refine:
+        world = refine_world(tracks, root_cam, camera, cfg.refine_cfg)
+        root_cam = camera_relative_root(replace(tracks, world_m=world), camera, cfg.root)
+    points_cam = world + root_cam[:, None, :]
+    ground = fit_ground({n: points_cam[:, i] for i, n in enumerate(tracks.names)}, tracks.fps, cfg.ground)
+    levelled = replace(tracks, world_m=ground.rotate(world))
+    result = solve_motion(levelled, rig, name=name)
+    motion, fitted = result.motion, result.fitted
+
+    root = motion.root_position_m.copy()
+    travel = ground.apply(root_cam)
+    seen = np.flatnonzero(tracks.detected)
+    start = travel[seen[0] if len(seen) else 0]
+    if cfg.root_motion == "full":
+        root = travel - np.array([start[0], 0.0, start[2]])
+    elif cfg.root_motion == "horizontal":
+        root[:, [0, 2]] = travel[:, [0, 2]] - start[[0, 2]]
+    motion = replace(motion, root_position_m=root)
+
+    contacts = detect_contacts(foot_contact_paths(motion, fitted), motion.fps, cfg.contacts)
+    if cfg.foot_lock == "auto":
+        motion = lock_feet(motion, fitted, contacts, cfg.footlock)
+    else:
+        motion = replace(motion, contacts=contacts)
+    return SolveResult(motion, fitted, ground, root_cam)
+
+
+def foot_contact_paths(motion: Motion, fitted: FittedRig) -> dict[str, np.ndarray]:
+    """World paths (T, 3) of the contact points: each foot's heel marker and toe joint."""
+    sk = motion.skeleton
+    pos, rot = global_transforms(sk, motion.root_position_m, motion.rotations_xyzw)
+    paths: dict[str, np.ndarray] = {}
+    for side, foot, toe in (("left", "LeftFoot", "LeftToeBase"), ("right", "RightFoot", "RightToeBase")):
+        f = sk.index(foot)
+        heel = fitted.heel_offsets_m.get(foot, np.zeros(3))
+        paths[f"{side}_heel"] = pos[:, f] + Rotation.from_quat(rot[:, f]).apply(heel)
+        paths[f"{side}_toe"] = pos[:, sk.index(toe)]
+    return paths

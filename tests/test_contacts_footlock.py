@@ -1,0 +1,137 @@
+"""Foot contacts from ground truth, foot locking by IK, and the contacts sidecar."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mocap.data import BLAZEPOSE_NAMES, FootContacts, LandmarkTracks
+from mocap.kinematics import global_transforms
+from mocap.solve import MotionConfig, foot_contact_paths, solve_motion
+from mocap.solve.contacts import ContactConfig, clean_runs, contact_ranges, detect_contacts, hysteresis
+from mocap.solve.footlock import lock_feet, two_bone_ik
+from mocap.solve.sidecar import read_contacts, write_contacts
+
+
+def _gt_contacts(joints: np.ndarray, j: int) -> np.ndarray:
+    """Independent reference: within 3 cm of its lowest height, moving < 5 mm/frame."""
+    from mocap.evaluate import ground_contacts
+
+    return ground_contacts(joints[:, j])
+
+
+@pytest.mark.parametrize("name", ["dev_bandai_walk_mannequin_front", "dev_bandai_dance_mannequin_45"])
+def test_contacts_of_a_gt_clip_agree_with_its_foot_heights_and_speeds(shared_data, name):
+    gt = np.load(shared_data / "synthetic" / f"{name}.gt.npz")
+    joints = gt["joints_world"].astype(float)
+    rng = np.random.default_rng(0)
+    noisy = joints + rng.normal(0, 0.005, joints.shape)  # 5 mm landmark noise
+    paths = {"left_toe": noisy[:, 12], "right_toe": noisy[:, 16], "left_heel": noisy[:, 11], "right_heel": noisy[:, 15]}
+    contacts = detect_contacts(paths, float(gt["fps"]))
+    for c, j in ((0, 12), (1, 16)):
+        truth = _gt_contacts(joints, j)
+        found = contacts.in_contact[:, c]
+        assert truth.any() and found.any()
+        # Nearly every true contact frame is found, and what is found is low and slow.
+        assert (found & truth).sum() / truth.sum() > 0.85
+        height = joints[found, j, 1] - joints[:, j, 1].min()
+        assert np.percentile(height, 90) < 0.06
+
+
+def test_hysteresis_and_run_cleaning():
+    on = np.array([0, 1, 0, 0, 0, 0, 0, 1, 0, 0], bool)
+    stay = np.array([0, 1, 1, 1, 0, 0, 0, 1, 1, 0], bool)
+    assert hysteresis(on, stay).tolist() == [0, 1, 1, 1, 0, 0, 0, 1, 1, 0]
+    flags = np.array([1, 1, 1, 0, 1, 1, 0, 0, 0, 1], bool)
+    assert clean_runs(flags, min_len=3, max_gap=1).tolist() == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert contact_ranges(np.array([0, 1, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
+
+
+def _walking_motion(n=60):
+    """A solved T-pose standing person whose root sways forward and back: planted feet slide."""
+    from tests.test_solve import _t_pose_world, _tracks_from  # noqa: PLC0415
+
+    result = solve_motion(_tracks_from(_t_pose_world(n)))
+    motion, fitted = result.motion, result.fitted
+    root = motion.root_position_m.copy()
+    root[:, 2] += 0.05 * np.sin(np.linspace(0, 2 * np.pi, n))  # 5 cm sway
+    root[:, 1] -= 0.01  # and 1 cm too low: feet sink
+    from dataclasses import replace
+
+    return replace(motion, root_position_m=root), fitted
+
+
+def test_lock_feet_holds_planted_feet_and_keeps_the_rest():
+    motion, fitted = _walking_motion()
+    n = motion.n_frames
+    names = ("left_heel", "left_toe", "right_heel", "right_toe")
+    contacts = FootContacts(names, np.ones((n, 4), bool))
+    locked = lock_feet(motion, fitted, contacts)
+    before = foot_contact_paths(motion, fitted)
+    after = foot_contact_paths(locked, fitted)
+    for name in names:
+        assert np.ptp(before[name][:, 2]) > 0.09  # sliding 10 cm before
+        assert np.ptp(after[name], axis=0).max() < 1e-3  # held to a millimetre
+        assert np.abs(after[name][:, 1]).max() < 1e-3  # on the floor, not sunk
+    # Spine, arms and head untouched; hips keep their path (no drop needed here).
+    sk = motion.skeleton
+    legs = {sk.index(j) for j in ("LeftUpLeg", "LeftLeg", "LeftFoot", "RightUpLeg", "RightLeg", "RightFoot")}
+    others = [j for j in range(sk.n_joints) if j not in legs]
+    assert locked.rotations_xyzw[:, others] == pytest.approx(motion.rotations_xyzw[:, others])
+    assert locked.root_position_m == pytest.approx(motion.root_position_m)
+    assert locked.contacts is contacts
+
+
+def test_out_of_reach_lowers_the_hips():
+    motion, fitted = _walking_motion()
+    from dataclasses import replace
+
+    lifted = replace(motion, root_position_m=motion.root_position_m + [0.0, 0.08, 0.0])  # feet 7 cm off the floor
+    n = motion.n_frames
+    contacts = FootContacts(("left_heel", "left_toe", "right_heel", "right_toe"), np.ones((n, 4), bool))
+    locked = lock_feet(lifted, fitted, contacts)
+    assert (locked.root_position_m[:, 1] < lifted.root_position_m[:, 1] - 0.05).all()
+    after = foot_contact_paths(locked, fitted)
+    assert np.abs(after["left_heel"][:, 1]).max() < 0.01
+
+
+def test_two_bone_ik_reaches_and_keeps_bone_lengths():
+    rng = np.random.default_rng(3)
+    n = 50
+    hip = np.zeros((n, 3))
+    knee = np.array([0.0, -0.45, 0.08]) + rng.normal(0, 0.02, (n, 3))
+    ankle = knee + np.array([0.0, -0.42, -0.05])
+    goal = hip + rng.uniform([-0.2, -0.8, -0.2], [0.2, -0.5, 0.2], (n, 3))
+    r_thigh, r_shin = two_bone_ik(hip, knee, ankle, goal, np.tile([0, 0, 1.0], (n, 1)))
+    new_knee = hip + r_thigh.apply(knee - hip)
+    new_ankle = new_knee + (r_shin * r_thigh).apply(ankle - knee)
+    assert new_ankle == pytest.approx(goal, abs=1e-6)
+    assert np.linalg.norm(new_knee - hip, axis=1) == pytest.approx(np.linalg.norm(knee - hip, axis=1))
+    # The knee stays on the side of the hip -> goal line it was bending to.
+    u = goal / np.linalg.norm(goal, axis=1, keepdims=True)
+    perp = lambda v: v - np.sum(v * u, axis=1, keepdims=True) * u
+    assert (np.sum(perp(new_knee - hip) * perp(knee - hip), axis=1) > 0).all()
+
+
+def test_sidecar_round_trip(tmp_path):
+    flags = np.zeros((10, 2), bool)
+    flags[2:5, 0] = True
+    flags[7:, 1] = True
+    contacts = FootContacts(("left_heel", "right_toe"), flags)
+    path = write_contacts(contacts, tmp_path / "clip.contacts.json", 30.0, 1.5)
+    data = json.loads(path.read_text())
+    assert data["fps"] == 30.0 and data["frame_count"] == 10 and data["start_time_s"] == 1.5
+    assert data["points"]["left_heel"]["ranges"] == [[2, 4]]
+    assert data["points"]["right_toe"]["ranges"] == [[7, 9]]
+    back, fps = read_contacts(path)
+    assert back.names == contacts.names and (back.in_contact == flags).all() and fps == 30.0
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.contacts.json"]  # no temporary left behind
+
+
+def test_config_rejects_unknown_modes():
+    from mocap.camera import Camera
+    from mocap.solve import solve_full
+    from tests.test_solve import _t_pose_world, _tracks_from  # noqa: PLC0415
+
+    with pytest.raises(ValueError):
+        solve_full(_tracks_from(_t_pose_world(5)), Camera.from_fov(640, 480), MotionConfig(root_motion="sideways"))

@@ -1,0 +1,66 @@
+"""Ground: the floor plane under the feet and the rotation that levels it."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mocap.solve.ground import FOOT_POINTS, fit_ground, fit_plane, rotation_between
+
+GT_TO_BP = {"left_hip": 9, "right_hip": 13, "left_shoulder": 3, "right_shoulder": 6,
+            "left_heel": 11, "left_foot_index": 12, "right_heel": 15, "right_foot_index": 16}
+
+
+def _gt_points(shared_data, name, tilt: Rotation, offset=np.array([0.2, 1.3, -2.5])):
+    """Ground-truth joints as BlazePose-named points in a tilted, shifted frame (like a
+    camera's). Heels: the ankles lowered to the sole (by their resting height above the toes)."""
+    gt = np.load(shared_data / "synthetic" / f"{name}.gt.npz")
+    joints = gt["joints_world"].astype(float).copy()
+    for ankle, toe in ((11, 12), (15, 16)):
+        joints[:, ankle, 1] -= joints[:, ankle, 1].min() - joints[:, toe, 1].min()
+    return {n: tilt.apply(joints[:, j]) - offset for n, j in GT_TO_BP.items()}, float(gt["fps"]), joints
+
+
+# Clips whose performer travels over the floor (the Quaternius walks are on the spot).
+@pytest.mark.parametrize("name", ["dev_bandai_walk_mannequin_front", "dev_bandai_run_adventurer_45", "dev_bandai_dance_mannequin_45"])
+@pytest.mark.parametrize("tilt_deg", [(12.0, 0.0), (-8.0, 5.0)])
+def test_levelling_undoes_a_camera_tilt(shared_data, name, tilt_deg):
+    pitch, roll = tilt_deg
+    tilt = Rotation.from_euler("xz", [pitch, roll], degrees=True)
+    points, fps, joints = _gt_points(shared_data, name, tilt)
+    ground = fit_ground(points, fps)
+    true_up = tilt.apply([0.0, 1.0, 0.0])
+    assert np.degrees(np.arccos(ground.normal @ true_up)) < 3.0
+    assert ground.tilt_deg == pytest.approx(np.hypot(pitch, roll), abs=3.0)
+    # Levelled heights follow the true ones over the whole clip (no tilt left to turn
+    # travel into climbing), and the floor sits where the feet rest (within 3 cm).
+    for name_bp, j in (("left_foot_index", 12), ("right_heel", 15)):
+        diff = ground.apply(points[name_bp])[:, 1] - joints[:, j, 1]
+        assert diff.std() < 0.01
+    # Resting feet are at height 0: the toes, in the frames where they are truly lowest.
+    for name_bp, j in (("left_foot_index", 12), ("right_foot_index", 16)):
+        resting = joints[:, j, 1] <= np.percentile(joints[:, j, 1], 20)
+        assert abs(np.median(ground.apply(points[name_bp])[resting, 1])) < 0.03
+
+
+def test_plane_fit_ignores_outliers_and_keeps_the_prior_when_degenerate():
+    rng = np.random.default_rng(0)
+    normal = Rotation.from_euler("x", 10, degrees=True).apply([0.0, 1.0, 0.0])
+    basis = np.linalg.svd(normal[None])[2][1:]
+    pts = rng.uniform(-1.5, 1.5, (200, 2)) @ basis + 0.4 * normal + rng.normal(0, 0.005, (200, 3))
+    pts[:20] += normal * rng.uniform(0.1, 0.4, (20, 1))  # feet caught mid-step
+    fitted, height, inliers = fit_plane(pts, np.array([0.0, 1.0, 0.0]))
+    assert np.degrees(np.arccos(fitted @ normal)) < 1.0
+    assert height == pytest.approx(0.4, abs=0.01)
+    assert not inliers[:20].any()
+    # Four points in a 20 cm patch say nothing about tilt: the prior (body up) stays.
+    patch = np.array([[0.0, 0, 0], [0.2, 0.01, 0], [0, -0.01, 0.2], [0.2, 0, 0.2]])
+    fitted, _, _ = fit_plane(patch, np.array([0.0, 1.0, 0.0]))
+    assert fitted[1] > np.cos(np.radians(3.0))
+
+
+def test_rotation_between_is_the_smallest_turn():
+    a, b = np.array([0.0, 0.9, 0.3]), np.array([0.0, 1.0, 0.0])
+    r = rotation_between(a / np.linalg.norm(a), b)
+    assert r @ (a / np.linalg.norm(a)) == pytest.approx(b)
+    assert r @ np.array([1.0, 0, 0]) == pytest.approx([1.0, 0, 0])  # heading unchanged
+    assert FOOT_POINTS == ("left_heel", "left_foot_index", "right_heel", "right_foot_index")

@@ -1,0 +1,98 @@
+"""Depth refinement: a pose with wrong depths is pulled onto its 2D landmarks."""
+
+import numpy as np
+import pytest
+
+from mocap.camera import Camera, cv_from_internal, internal_from_cv
+from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
+from mocap.solve.refine import BONES, RefineConfig, refine_world
+
+# Ground-truth joints (17) -> BlazePose landmarks used by the limbs under test.
+GT_OF = {"left_shoulder": 3, "left_elbow": 4, "left_wrist": 5, "right_shoulder": 6, "right_elbow": 7,
+         "right_wrist": 8, "left_hip": 9, "left_knee": 10, "left_ankle": 11, "left_foot_index": 12,
+         "right_hip": 13, "right_knee": 14, "right_ankle": 15, "right_foot_index": 16}
+LIMBS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"),
+         ("right_elbow", "right_wrist"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+         ("right_hip", "right_knee"), ("right_knee", "right_ankle")]
+
+
+def _synthetic_tracks(shared_data, name, depth_error_deg, rng):
+    """Tracks built from a GT clip: exact 3D in camera axes for the 14 limb landmarks (the
+    rest placed rigidly near their parents), 2D = GT projection + 3 px noise, and a 3D pose
+    whose bones are turned toward/away from the camera by a random depth error."""
+    gt = np.load(shared_data / "synthetic" / f"{name}.gt.npz")
+    m = gt["camera_world_from_cam"]
+    m = m if m.ndim == 3 else np.repeat(m[None], len(gt["joints_world"]), axis=0)
+    inv = np.linalg.inv(m)
+    cam_cv = np.einsum("tij,tkj->tki", inv[:, :3, :3], gt["joints_world"].astype(float)) + inv[:, None, :3, 3]
+    n = len(cam_cv)
+    idx = {nm: i for i, nm in enumerate(BLAZEPOSE_NAMES)}
+    true_cv = np.zeros((n, 33, 3))
+    for nm, j in GT_OF.items():
+        true_cv[:, idx[nm]] = cam_cv[:, j]
+    head = cam_cv[:, 2]
+    for nm in BLAZEPOSE_NAMES:  # face, hands, heels: small rigid offsets from a GT joint
+        if nm in GT_OF:
+            continue
+        base = head if idx[nm] <= 10 else true_cv[:, idx[nm.replace("heel", "ankle").replace("pinky", "wrist")
+                                                           .replace("index", "wrist").replace("thumb", "wrist")]]
+        true_cv[:, idx[nm]] = base + rng.normal(0, 0.04, 3)
+    cam = Camera.from_K(gt["camera_K"], *gt["image_size"])
+    pixels = cam.project(true_cv) + rng.normal(0, 3.0, (n, 33, 2))
+    true_int = internal_from_cv(true_cv)
+    pelvis = 0.5 * (true_int[:, idx["left_hip"]] + true_int[:, idx["right_hip"]])
+    # Corrupt depth: each child rotated about the camera's x/y axes around its parent.
+    noisy_cv = true_cv.copy()
+    for parent, child in BONES:
+        if parent in ("pelvis", "neck_base") or child not in GT_OF:
+            continue
+        p, c = idx[parent], idx[child]
+        bone = true_cv[:, c] - true_cv[:, p]
+        angle = np.radians(depth_error_deg) * rng.choice([-1, 1], size=(n, 1)) * rng.uniform(0.5, 1.5, (n, 1))
+        bone_rot = bone.copy()
+        bone_rot[:, 0] = bone[:, 0] * np.cos(angle[:, 0]) - bone[:, 2] * np.sin(angle[:, 0])
+        bone_rot[:, 2] = bone[:, 0] * np.sin(angle[:, 0]) + bone[:, 2] * np.cos(angle[:, 0])
+        noisy_cv[:, c] += bone_rot - bone  # (this also corrupts the bone to the child's child)
+    world = internal_from_cv(noisy_cv)
+    world = world - 0.5 * (world[:, [idx["left_hip"]]] + world[:, [idx["right_hip"]]])
+    tracks = LandmarkTracks(BLAZEPOSE_NAMES, float(gt["fps"]), np.arange(n) / float(gt["fps"]), np.arange(n),
+                            tuple(int(x) for x in gt["image_size"]), pixels, world, np.ones((n, 33)), np.ones(n, bool))
+    return tracks, true_int, pelvis, cam, idx
+
+
+def _direction_error_deg(points, truth, idx):
+    errs = []
+    for a, b in LIMBS:
+        u = points[:, idx[b]] - points[:, idx[a]]
+        v = truth[:, idx[b]] - truth[:, idx[a]]
+        cos = np.sum(u * v, 1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        errs.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return np.mean(errs)
+
+
+@pytest.mark.parametrize("name", ["dev_scifi_walk_45", "dev_bandai_punch_mannequin_front", "dev_bandai_dance_mannequin_45"])
+def test_refinement_recovers_limb_directions_from_2d(shared_data, name):
+    rng = np.random.default_rng(7)
+    tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, name, 25.0, rng)
+    truth = true_int - pelvis[:, None]
+    before = _direction_error_deg(tracks.world_m, truth, idx)
+    refined = refine_world(tracks, pelvis, cam, RefineConfig())
+    after = _direction_error_deg(refined, truth, idx)
+    assert before > 12.0
+    assert after < 0.6 * before
+    # Refined landmarks re-project onto the 2D (within a few pixels on average).
+    reproj = cam.project(cv_from_internal(refined + pelvis[:, None]))
+    limbs = [idx[n] for n in GT_OF]
+    assert np.nanmedian(np.linalg.norm(reproj[:, limbs] - tracks.image_xy_px[:, limbs], axis=-1)) < 8.0
+    # Hip-centred, finite everywhere.
+    assert np.isfinite(refined).all()
+    assert np.abs(0.5 * (refined[:, idx["left_hip"]] + refined[:, idx["right_hip"]])).max() < 1e-9
+
+
+def test_bone_lengths_are_constant_over_time(shared_data):
+    rng = np.random.default_rng(2)
+    tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, "dev_scifi_walk_45", 20.0, rng)
+    refined = refine_world(tracks, pelvis, cam)
+    for a, b in LIMBS:
+        length = np.linalg.norm(refined[:, idx[b]] - refined[:, idx[a]], axis=1)
+        assert length.std() < 1e-6 * length.mean() + 1e-9
