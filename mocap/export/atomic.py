@@ -14,6 +14,12 @@ from pathlib import Path
 from mocap.errors import ExportError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it onto `target`.
@@ -34,6 +40,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise ExportError(f"{target}: the writer produced no data")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, target)
     finally:
         if tmp.exists():
