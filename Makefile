@@ -19,12 +19,12 @@ readers: venv
 	bash scripts/install-readers.sh
 
 demo: venv
-	$(VENV)/bin/mocap convert samples/squats.mp4 -o $(OUT)/squats --format bvh
+	$(VENV)/bin/mocap convert samples/squats.mp4 -o $(OUT)/squats --format bvh,fbx,glb
 	@echo
 	@echo "Demo outputs are in $(OUT)/:"
-	@ls -1 $(OUT)
+	@ls -1 $(OUT) | sed 's|^|  $(OUT)/|'
 
-test: venv
+test: venv readers
 	$(PY) -m pytest -q
 
 bench: venv
