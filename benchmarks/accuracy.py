@@ -281,7 +281,8 @@ def evaluate_clip(video: Path, options: ConvertOptions, fov_from_gt: bool, bvh_d
     travel = ev.travel_m(gt["pelvis"])
     travels = travel >= TRAVEL_MIN_M
     scores = {k: score(v, gt, roots[k], contacts, travels) for k, v in estimates.items()}
-    series = {"gt": truth, "contacts": contacts, "gt_pelvis": gt["pelvis"], "fps": np.array(tracks.fps)}
+    series = {"gt": truth, "contacts": contacts, "gt_pelvis": gt["pelvis"], "fps": np.array(tracks.fps),
+              "camera_static": np.array(bool(gt.get("camera_static", True)))}
     for k, sc in scores.items():
         series[f"{k}_aligned"] = sc.values.pop("aligned")
         if "root_aligned" in sc.values:

@@ -16,7 +16,7 @@ import numpy as np
 
 # Clips chosen for the single-clip plots when present (otherwise the first clip that fits).
 SMOOTHING_CLIP = "dev_scifi_wave_front"
-CONTACT_CLIP = "dev_bandai_walk_mannequin_front"
+CONTACT_CLIP = "dev_bandai_kick_scifi_front"  # static camera, long contacts
 CONTACT_JOINT = "l_toe"
 
 COLOURS = {"gt": "black", "raw": "tab:orange", "input": "tab:gray", "ours": "tab:blue"}
@@ -118,9 +118,11 @@ def plot_root_paths(results, path: Path) -> Path | None:
         for key, label in (("raw_root_aligned", "raw BlazePose (hip-centred)"), ("ours_root_aligned", "exported BVH root")):
             aligned = s[key]
             colour = COLOURS[key.split("_")[0]]
-            ax.plot(aligned[:, 0], aligned[:, 2], color=colour, lw=1.2, label=label)
+            style = {"marker": "o", "ms": 2, "lw": 0} if key.startswith("raw") else {"lw": 1.2}
+            ax.plot(aligned[:, 0], aligned[:, 2], color=colour, label=label, **style)
         ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(f"{r.name.removeprefix('dev_')}\nroot error {r.ours.mean('root'):.0f} mm", fontsize=9)
+        cam = "static camera" if bool(s.get("camera_static", True)) else "camera follows the subject"
+        ax.set_title(f"{r.name.removeprefix('dev_')} ({cam})\nroot error {r.ours.mean('root'):.0f} mm", fontsize=9)
         ax.set_xlabel("x (m)")
         ax.set_ylabel("z (m)")
     axes[0][0].legend(loc="best", fontsize=7)
