@@ -116,8 +116,11 @@ def parse_rotation_order(text: str) -> str:
 def convert(
     video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Input video file.")],
     out: Annotated[
-        Path | None,
-        typer.Option("-o", "--out", help="Output file (its stem names every format) or folder. Default: beside the video."),
+        str | None,  # a str, not a Path: Path("new/") would lose the slash that marks a folder
+        typer.Option(
+            "-o", "--out", help="Output file (its stem names every format) or folder (existing, or ending in /). "
+            "Default: beside the video."
+        ),
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb.")] = "bvh",
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,

@@ -62,12 +62,14 @@ class ConvertResult:
         return self.n_detected / max(self.n_frames, 1)
 
 
-def output_paths(video: Path, out: Path | None, formats: tuple[str, ...]) -> dict[str, Path]:
+def output_paths(video: Path, out: str | Path | None, formats: tuple[str, ...]) -> dict[str, Path]:
     """Where each format goes. `out` may be a folder (existing, or ending in '/') or a
     file path whose stem names every output; by default outputs go beside the video."""
+    is_folder = out is not None and (str(out).endswith(("/", "\\")) or Path(out).is_dir())
+    out = None if out is None else Path(out)
     if out is None:
         folder, stem = video.parent, video.stem
-    elif out.is_dir() or str(out).endswith(("/", "\\")):
+    elif is_folder:
         folder, stem = out, video.stem
     else:
         folder, stem = out.parent, out.stem if out.suffix.lower().lstrip(".") in FORMATS else out.name
@@ -170,7 +172,7 @@ def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOption
 
 def convert(
     video: Path,
-    out: Path | None = None,
+    out: str | Path | None = None,
     options: ConvertOptions = ConvertOptions(),
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,

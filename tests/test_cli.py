@@ -123,3 +123,46 @@ def test_subprocess_convert(tmp_path, cache_dir):
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().startswith("HIERARCHY")
     assert "Frame Time: 0.2" in out.read_text()
+
+
+@pytest.mark.parametrize(
+    "out, expected",
+    [
+        (None, "videos/dance.bvh"),
+        ("new/", "new/dance.bvh"),  # a folder that does not exist yet
+        ("existing", "existing/dance.bvh"),
+        ("renamed.bvh", "renamed.bvh"),
+        ("take2", "take2.bvh"),
+    ],
+)
+def test_output_paths(tmp_path, monkeypatch, out, expected):
+    from mocap.pipeline import output_paths
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    paths = output_paths(Path("videos/dance.mp4"), out, ("bvh", "fbx"))
+    assert paths["bvh"] == Path(expected)
+    assert paths["fbx"] == Path(expected).with_suffix(".fbx")
+
+
+@pytest.mark.mediapipe
+@pytest.mark.blender
+def test_convert_every_format_with_a_rig_preset(tmp_path, cache_dir):
+    out = tmp_path / "new" / ""
+    args = ["convert", str(SAMPLE), "-o", str(out) + "/", "--format", "bvh,fbx,glb", "--rig", "ue5",
+            "--cache-dir", str(cache_dir), "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "new").iterdir())
+    assert written == ["squats.bvh", "squats.contacts.json", "squats.fbx", "squats.glb"]
+    text = (tmp_path / "new" / "squats.bvh").read_text()
+    assert "ROOT pelvis" in text and "JOINT thigh_l" in text  # UE5 names in the BVH too
+    assert (tmp_path / "new" / "squats.fbx").read_bytes()[:18] == b"Kaydara FBX Binary"
+    assert (tmp_path / "new" / "squats.glb").read_bytes()[:4] == b"glTF"
+
+
+def test_unknown_rig_is_rejected_before_any_work():
+    result = runner.invoke(app, ["convert", str(SAMPLE), "--rig", "maya"])
+    assert result.exit_code == 2
+    flat = " ".join(result.output.replace("│", " ").split())
+    assert "mixamo" in flat and "ue5" in flat
