@@ -126,7 +126,7 @@ def convert(
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,
     end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
     smoothing: Annotated[
-        str, typer.Option("--smoothing", help="none, light (8 Hz), medium (5 Hz), strong (3 Hz) or a cut-off in Hz.")
+        str, typer.Option("--smoothing", help="none, light (8 Hz), medium (4 Hz), strong (2.5 Hz) or a cut-off in Hz.")
     ] = "medium",
     rotation_order: Annotated[str, typer.Option("--rotation-order", help="BVH Euler order.")] = "ZXY",
     units: Annotated[Units, typer.Option("--units", help="BVH units.")] = Units.cm,

@@ -23,12 +23,12 @@ from scipy.linalg import solveh_banded
 from mocap.data import LandmarkTracks
 
 # Named presets for the CLI's --smoothing option: cut-off frequency in Hz.
-SMOOTHING_PRESETS_HZ = {"none": None, "light": 8.0, "medium": 5.0, "strong": 3.0}
+SMOOTHING_PRESETS_HZ = {"none": None, "light": 8.0, "medium": 4.0, "strong": 2.5}
 
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    cutoff_hz: float | None = 5.0  # None: no filtering (gaps are still filled)
+    cutoff_hz: float | None = 4.0  # = "medium"; None: no filtering (gaps are still filled)
     min_visibility: float = 0.3  # samples below this are treated as unseen
     max_gap_s: float = 0.5  # longer unseen stretches are held and reported, not interpolated
 

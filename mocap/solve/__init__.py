@@ -30,6 +30,7 @@ from mocap.data import LandmarkTracks, Motion
 from mocap.kinematics import global_transforms, make_continuous
 from mocap.rig import RigTemplate, load_rig, point_positions
 from mocap.smooth import find_gaps
+from mocap.solve.anchor import AnchorConfig, anchor_root
 from mocap.solve.contacts import ContactConfig, detect_contacts
 from mocap.solve.fit import FittedRig, fit_skeleton, floor_height
 from mocap.solve.footlock import FootLockConfig, lock_feet
@@ -63,6 +64,7 @@ class MotionConfig:
     refine_cfg: RefineConfig = field(default_factory=RefineConfig)
     ground: GroundConfig = field(default_factory=GroundConfig)
     contacts: ContactConfig = field(default_factory=ContactConfig)
+    anchor: AnchorConfig = field(default_factory=AnchorConfig)
     footlock: FootLockConfig = field(default_factory=FootLockConfig)
 
 
@@ -176,6 +178,16 @@ def solve_full(
     motion = replace(motion, root_position_m=root)
 
     contacts = detect_contacts(foot_contact_paths(motion, fitted), motion.fps, cfg.contacts)
+    if cfg.foot_lock == "auto" and cfg.root_motion != "off":
+        # Planted feet steer the hips (anchor.py). A first guess at the contacts uses
+        # height alone, which a wrong root cannot spoil (a camera that pans with a walker
+        # makes planted feet seem to move); contacts are then found again with height and
+        # speed on the steadier path, and the camera's root is anchored with those.
+        camera_paths = foot_contact_paths(motion, fitted)
+        by_height = detect_contacts(camera_paths, motion.fps, cfg.contacts.height_only())
+        steadier = anchor_root(motion, camera_paths, by_height, cfg.anchor)
+        contacts = detect_contacts(foot_contact_paths(steadier, fitted), motion.fps, cfg.contacts)
+        motion = anchor_root(motion, camera_paths, contacts, cfg.anchor)
     if cfg.foot_lock == "auto":
         motion = lock_feet(motion, fitted, contacts, cfg.footlock)
     else:

@@ -39,6 +39,15 @@ class ContactConfig:
     max_gap_s: float = 0.07
     rest_percentile: float = 5.0
     speed_cutoff_hz: float = 6.0
+    height_only_on_m: float = 0.03  # stricter heights for the speed-blind first pass
+    height_only_off_m: float = 0.05
+
+    def height_only(self) -> "ContactConfig":
+        """A config that ignores speed (for when the root's travel is not yet trusted)."""
+        from dataclasses import replace
+
+        return replace(self, height_on_m=self.height_only_on_m, height_off_m=self.height_only_off_m,
+                       speed_on_m_s=np.inf, speed_off_m_s=np.inf)
 
 
 def point_height_speed(path_m: np.ndarray, fps: float, cfg: ContactConfig = ContactConfig()) -> tuple[np.ndarray, np.ndarray]:

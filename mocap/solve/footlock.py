@@ -32,7 +32,7 @@ LEGS = {"left": ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase"),
 
 @dataclass(frozen=True)
 class FootLockConfig:
-    blend_s: float = 0.12  # fade in/out around each contact
+    blend_s: float = 0.2  # fade in/out around each contact
     reach: float = 0.995  # fraction of the leg's full length an IK goal may use
     hip_cutoff_hz: float = 4.0  # smoothing of the hip drop
 
@@ -54,7 +54,7 @@ def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: flo
 
     During a contact the target is the point's mean horizontal position over the contact,
     at height 0; within blend_s of a contact the nearest contact's target is used with a
-    weight ramping linearly to 0.
+    weight easing to 0 (smoothstep).
     """
     n = len(path_m)
     target = path_m.copy()
@@ -67,8 +67,9 @@ def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: flo
         for t in range(lo, hi + 1):
             if first <= t <= last:
                 w = 1.0
-            else:
-                w = 1.0 - min(abs(t - first), abs(t - last)) / (ramp + 1)
+            else:  # smoothstep: the lock's velocity fades in and out without a jolt
+                x = 1.0 - min(abs(t - first), abs(t - last)) / (ramp + 1)
+                w = x * x * (3.0 - 2.0 * x)
             if w > weight[t]:
                 weight[t] = w
                 target[t] = held

@@ -1,0 +1,102 @@
+"""Root travel anchored on planted feet: Motion + contacts -> Motion.
+
+The camera gives the hips' position every frame (mocap.solve.root), but its depth is
+noisy by centimetres, and a camera that pans to follow the performer hides the travel
+altogether. Planted feet do not move: while a heel or toe is on the floor, the hips must
+move over it by exactly the opposite of that point's motion relative to the hips. So the
+horizontal root path R (T, 2) is the least-squares solution of
+
+    sum_t  k_t |(R_t+1 - R_t) - v_t|^2          contact: v_t = -(mean over planted points of
+                                                 their motion relative to the hips, t -> t+1)
+  + sum_t  w   |R_t - C_t|^2                    the camera's estimate C, weakly
+  + sum_t  s   |R_t+1 - 2 R_t + R_t-1|^2        smoothness
+
+with k_t = 1/sigma_step^2 where a contact spans both frames (0 elsewhere), w = 1/sigma_camera^2,
+s = 1/sigma_accel^2. The normal equations are a pentadiagonal system, solved once per axis
+(scipy.linalg.solveh_banded), so this costs microseconds per frame. Walking with the camera
+following now travels; standing on one foot no longer slides with the camera's depth noise.
+Vertical motion is untouched (floor contact and foot locking handle it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.linalg import solveh_banded
+
+from mocap.data import FootContacts, Motion
+
+
+@dataclass(frozen=True)
+class AnchorConfig:
+    sigma_step_m: float = 0.002  # how closely a planted point is held, per frame
+    sigma_camera_m: float = 0.25  # trust in the camera's root position
+    sigma_accel_m: float = 0.001  # smoothness of the root path, per frame^2 (walking: < 1 mm/frame^2)
+
+
+def anchored_root(
+    root_m: np.ndarray, paths_m: dict[str, np.ndarray], contacts: FootContacts, cfg: AnchorConfig = AnchorConfig()
+) -> np.ndarray:
+    """(T, 3) root positions whose horizontal path keeps the planted points still.
+
+    root_m: (T, 3) current root; paths_m: contact point name -> (T, 3) world path computed
+    with that root; contacts: flags for (some of) those names.
+    """
+    n = len(root_m)
+    if n < 3:
+        return root_m.copy()
+    step_sum = np.zeros((n - 1, 2))
+    step_count = np.zeros(n - 1)
+    for c, name in enumerate(contacts.names):
+        if name not in paths_m:
+            continue
+        flags = contacts.in_contact[:, c]
+        both = flags[:-1] & flags[1:]
+        relative = paths_m[name][:, [0, 2]] - root_m[:, [0, 2]]
+        step = -np.diff(relative, axis=0)
+        ok = both & np.isfinite(step).all(axis=1)
+        step_sum[ok] += step[ok]
+        step_count[ok] += 1
+    if not step_count.any():
+        return root_m.copy()
+    v = np.where(step_count[:, None] > 0, step_sum / np.maximum(step_count, 1)[:, None], 0.0)
+    k = np.where(step_count > 0, 1.0 / cfg.sigma_step_m**2, 0.0)
+    w = 1.0 / cfg.sigma_camera_m**2
+    s = 1.0 / cfg.sigma_accel_m**2
+
+    # Normal equations A R = b, A symmetric pentadiagonal (upper form for solveh_banded).
+    main = np.full(n, w)
+    off1 = np.zeros(n - 1)
+    main[:-1] += k
+    main[1:] += k
+    off1 -= k
+    d2_main = np.full(n, 6.0)
+    d2_main[[0, -1]] = 1.0
+    d2_main[[1, -2]] = 5.0
+    d2_off1 = np.full(n - 1, -4.0)
+    d2_off1[[0, -1]] = -2.0
+    main += s * d2_main
+    off1 += s * d2_off1
+    ab = np.zeros((3, n))
+    ab[2] = main
+    ab[1, 1:] = off1
+    ab[0, 2:] = s
+    camera = root_m[:, [0, 2]]
+    b = w * camera
+    kv = k[:, None] * v
+    b[:-1] -= kv
+    b[1:] += kv
+    horizontal = solveh_banded(ab, b, check_finite=False)
+    out = root_m.copy()
+    out[:, [0, 2]] = horizontal
+    return out
+
+
+def anchor_root(motion: Motion, paths_m: dict[str, np.ndarray], contacts: FootContacts,
+                cfg: AnchorConfig = AnchorConfig()) -> Motion:
+    """The motion with its root's horizontal path anchored on the planted points."""
+    return replace(motion, root_position_m=anchored_root(motion.root_position_m, paths_m, contacts, cfg))
+
+
+__all__ = ["AnchorConfig", "anchored_root", "anchor_root"]
