@@ -32,7 +32,8 @@ class VideoInfo:
 
     width_px/height_px are the displayed size: a portrait phone clip stored as
     1920x1080 with rotation 90 reports 1080x1920. `fps` comes from the container
-    (average rate), cross-checked against frame timestamps.
+    (average rate), cross-checked against frame timestamps. rotation_deg is the clockwise
+    rotation applied for display (a portrait phone clip: 90), as in the `rotate` tag.
     """
 
     path: Path
@@ -45,6 +46,7 @@ class VideoInfo:
     codec: str = ""
     variable_frame_rate: bool = False
     content_hash: str = ""  # sha256 of the file's bytes (hex); keys the landmark cache
+    focal_length_35mm_mm: float | None = None  # 35 mm-equivalent focal length, when the file says
 
 
 @dataclass(frozen=True)

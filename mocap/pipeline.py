@@ -106,7 +106,7 @@ def camera_for(tracks: LandmarkTracks, options: ConvertOptions, info: VideoInfo 
     """The video's pinhole camera: options.fov_deg, else the file's 35 mm-equivalent focal
     length when its metadata had one, else a phone's main camera (mocap.camera)."""
     fov = options.fov_deg
-    focal_35mm = getattr(info, "focal_length_35mm_mm", None) if info is not None else None
+    focal_35mm = info.focal_length_35mm_mm if info is not None else None
     if fov is None and focal_35mm:
         fov = diagonal_fov_deg_from_focal_35mm(float(focal_35mm))
     width, height = tracks.image_size_px

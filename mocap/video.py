@@ -134,6 +134,21 @@ def _check_not_truncated(stream: Any, path: Path) -> None:
         raise InputError(f"{path}: file is truncated (its index reaches byte {max(ends)}, the file has {size})")
 
 
+def _focal_length_35mm(*metadata: dict) -> float | None:
+    """The 35 mm-equivalent focal length from container/stream tags, if any (iPhones write
+    com.apple.quicktime.camera.focal_length.35mm_equivalent); None when absent or odd."""
+    for tags in metadata:
+        for key, value in (tags or {}).items():
+            if "35mm" in key.lower():
+                try:
+                    focal = float(str(value).strip().split()[0])
+                except (ValueError, IndexError):
+                    continue
+                if 5.0 <= focal <= 400.0:
+                    return focal
+    return None
+
+
 def probe_video(path: Path) -> VideoInfo:
     """Read a video's metadata: displayed size, fps, exact frame count, rotation, hash.
 
@@ -173,6 +188,7 @@ def probe_video(path: Path) -> VideoInfo:
             raise InputError(f"{path}: no decodable video frames")
         rotation = _rotation_cw_from_frame(first, stream)
         width, height = int(first.width), int(first.height)
+        focal_35mm = _focal_length_35mm(container.metadata, stream.metadata)
     finally:
         container.close()
 
@@ -207,6 +223,7 @@ def probe_video(path: Path) -> VideoInfo:
         codec=codec,
         variable_frame_rate=variable,
         content_hash=_sha256(path),
+        focal_length_35mm_mm=focal_35mm,
     )
 
 

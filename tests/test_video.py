@@ -252,3 +252,43 @@ def test_truncated_faststart_file(shared_data: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="truncated") as exc:
         probe_video(cut)
     _assert_one_line_naming(exc, cut)
+
+
+def _mov_with_tags(path, tags: dict[str, str]):
+    import av
+
+    with av.open(str(path), "w", format="mov", options={"movflags": "use_metadata_tags"}) as container:
+        container.metadata.update(tags)
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_focal_length_from_iphone_style_metadata_sets_the_camera(tmp_path):
+    from mocap.camera import diagonal_fov_deg_from_focal_35mm
+    from mocap.pipeline import ConvertOptions, camera_for
+
+    tele = probe_video(_mov_with_tags(tmp_path / "tele.mov", {
+        "com.apple.quicktime.camera.focal_length.35mm_equivalent": "52"}))
+    plain = probe_video(_mov_with_tags(tmp_path / "plain.mov", {}))
+    assert tele.focal_length_35mm_mm == 52.0
+    assert plain.focal_length_35mm_mm is None
+
+    class _Tracks:  # camera_for needs only the image size
+        image_size_px = (64, 48)
+
+    cam_tele = camera_for(_Tracks(), ConvertOptions(), tele)
+    cam_plain = camera_for(_Tracks(), ConvertOptions(), plain)
+    assert cam_tele.focal_px > 1.9 * cam_plain.focal_px  # 52 mm vs the 26 mm phone default
+    expected = diagonal_fov_deg_from_focal_35mm(52.0)
+    diag_px = np.hypot(64, 48)
+    assert np.degrees(2 * np.arctan(0.5 * diag_px / cam_tele.focal_px)) == pytest.approx(expected, abs=0.01)
+    # --fov overrides the file
+    forced = camera_for(_Tracks(), ConvertOptions(fov_deg=60.0), tele)
+    assert np.degrees(2 * np.arctan(0.5 * diag_px / forced.focal_px)) == pytest.approx(60.0, abs=0.01)
