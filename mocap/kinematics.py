@@ -58,3 +58,22 @@ def quat_angle_deg(a_xyzw: np.ndarray, b_xyzw: np.ndarray) -> np.ndarray:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> Rotation:
+    """Smallest rotations (T) taking vectors a (T, 3) onto the directions of b (T, 3).
+
+    Opposite vectors get a half turn about an axis perpendicular to a."""
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=-1)
+    c = np.sum(a * b, axis=-1)
+    helper = np.where(np.abs(a[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    perp = np.cross(a, helper)
+    opposite = (s < 1e-12) & (c < 0)
+    axis = np.where(opposite[:, None], perp, axis)
+    norm = np.linalg.norm(axis, axis=-1)
+    angle = np.where(opposite, np.pi, np.arctan2(s, c))
+    rotvec = np.where(norm[:, None] > 1e-12, axis / np.maximum(norm, 1e-12)[:, None] * angle[:, None], 0.0)
+    return Rotation.from_rotvec(rotvec)

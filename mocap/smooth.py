@@ -77,18 +77,23 @@ def whittaker_smooth(values: np.ndarray, weights: np.ndarray, lam: float) -> np.
     y = np.where(weights[:, None] > 0, np.nan_to_num(values), 0.0)
     if n < 3:
         return np.repeat(np.average(y, axis=0, weights=weights)[None], n, axis=0)
-    # D'D for second differences is pentadiagonal with rows (1,-4,6,-4,1), trimmed at the ends.
-    main = np.full(n, 6.0)
-    main[[0, -1]] = 1.0
-    main[[1, -2]] = 5.0
-    off1 = np.full(n - 1, -4.0)
-    off1[[0, -1]] = -2.0
-    off2 = np.ones(n - 2)
-    ab = np.zeros((3, n))  # upper form for solveh_banded: ab[2] main, ab[1] first super, ab[0] second
-    ab[2] = weights + lam * main
-    ab[1, 1:] = lam * off1
-    ab[0, 2:] = lam * off2
+    ab = lam * second_difference_gram(n)
+    ab[2] += weights
     return solveh_banded(ab, weights[:, None] * y, check_finite=False)
+
+
+def second_difference_gram(n: int) -> np.ndarray:
+    """D'D for the (n-2, n) second-difference operator D, as scipy.linalg.solveh_banded's
+    upper form (3, n): row 2 the diagonal, row 1 the first superdiagonal, row 0 the second.
+    Rows of D'D are (1, -4, 6, -4, 1), trimmed at the ends. n >= 3."""
+    ab = np.zeros((3, n))
+    ab[2] = 6.0
+    ab[2, [0, -1]] = 1.0
+    ab[2, [1, -2]] = 5.0
+    ab[1, 1:] = -4.0
+    ab[1, [1, -1]] = -2.0
+    ab[0, 2:] = 1.0
+    return ab
 
 
 def smooth_tracks(tracks: LandmarkTracks, cfg: SmoothingConfig = SmoothingConfig()) -> LandmarkTracks:

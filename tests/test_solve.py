@@ -94,3 +94,20 @@ def test_make_continuous_removes_sign_flips():
     c = make_continuous(q)
     assert (np.sum(c[1:] * c[:-1], axis=-1) > 0).all()
     assert quat_angle_deg(c, q).max() < 1e-9
+
+
+def test_rotation_between_handles_parallel_opposite_and_general_vectors():
+    from mocap.kinematics import rotation_between
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(50, 3))
+    b = rng.normal(size=(50, 3))
+    a[0], b[0] = [0, 0, 1], [0, 0, 2]  # parallel
+    a[1], b[1] = [0, 1, 0], [0, -3, 0]  # opposite
+    a[2], b[2] = [1, 0, 0], [-1, 0, 0]  # opposite, along the first helper axis
+    r = rotation_between(a, b)
+    turned = r.apply(a / np.linalg.norm(a, axis=1, keepdims=True))
+    np.testing.assert_allclose(turned, b / np.linalg.norm(b, axis=1, keepdims=True), atol=1e-9)
+    # smallest: the angle is the angle between the vectors
+    cos = np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    np.testing.assert_allclose(r.magnitude(), np.arccos(np.clip(cos, -1, 1)), atol=1e-9)

@@ -27,7 +27,7 @@ from scipy.spatial.transform import Rotation
 
 from mocap.camera import Camera
 from mocap.data import LandmarkTracks, Motion
-from mocap.kinematics import global_transforms, make_continuous
+from mocap.kinematics import global_transforms, make_continuous, rotation_between
 from mocap.rig import RigTemplate, load_rig, point_positions
 from mocap.smooth import find_gaps
 from mocap.solve.anchor import AnchorConfig, anchor_root
@@ -126,14 +126,7 @@ def _aim_spine(fitted: FittedRig, world: dict[str, Rotation], points: dict[str, 
         + world["Spine1"].apply(off["Spine2"])
         + world["Spine2"].apply(off["Neck"])
     )
-    have = fk_neck - spine_base
-    want = points["neck_base"] - spine_base
-    axis = np.cross(have, want)
-    sin = np.linalg.norm(axis, axis=1)
-    cos = np.sum(have * want, axis=1)
-    angle = np.arctan2(sin, cos)
-    rotvec = axis / np.where(sin < 1e-12, 1.0, sin)[:, None] * angle[:, None]
-    correction = Rotation.from_rotvec(rotvec)  # shortest turn taking `have` onto `want`
+    correction = rotation_between(fk_neck - spine_base, points["neck_base"] - spine_base)
     for name in SPINE_CHAIN:
         world[name] = correction * world[name]
     return True

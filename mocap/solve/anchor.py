@@ -26,6 +26,7 @@ import numpy as np
 from scipy.linalg import solveh_banded
 
 from mocap.data import FootContacts, Motion
+from mocap.smooth import second_difference_gram
 
 
 @dataclass(frozen=True)
@@ -65,23 +66,13 @@ def anchored_root(
     w = 1.0 / cfg.sigma_camera_m**2
     s = 1.0 / cfg.sigma_accel_m**2
 
-    # Normal equations A R = b, A symmetric pentadiagonal (upper form for solveh_banded).
-    main = np.full(n, w)
-    off1 = np.zeros(n - 1)
-    main[:-1] += k
-    main[1:] += k
-    off1 -= k
-    d2_main = np.full(n, 6.0)
-    d2_main[[0, -1]] = 1.0
-    d2_main[[1, -2]] = 5.0
-    d2_off1 = np.full(n - 1, -4.0)
-    d2_off1[[0, -1]] = -2.0
-    main += s * d2_main
-    off1 += s * d2_off1
-    ab = np.zeros((3, n))
-    ab[2] = main
-    ab[1, 1:] = off1
-    ab[0, 2:] = s
+    # Normal equations A R = b, A symmetric pentadiagonal (upper form for solveh_banded):
+    # A = w I + D1' diag(k) D1 + s D2'D2.
+    ab = s * second_difference_gram(n)
+    ab[2] += w
+    ab[2, :-1] += k
+    ab[2, 1:] += k
+    ab[1, 1:] -= k
     camera = root_m[:, [0, 2]]
     b = w * camera
     kv = k[:, None] * v

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mocap.data import FootContacts, Motion
-from mocap.kinematics import global_transforms, make_continuous
+from mocap.kinematics import global_transforms, make_continuous, rotation_between
 from mocap.smooth import whittaker_lambda, whittaker_smooth
 from mocap.solve.contacts import contact_ranges
 from mocap.solve.fit import FittedRig
@@ -35,18 +35,6 @@ class FootLockConfig:
     blend_s: float = 0.2  # fade in/out around each contact
     reach: float = 0.995  # fraction of the leg's full length an IK goal may use
     hip_cutoff_hz: float = 4.0  # smoothing of the hip drop
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> Rotation:
-    """Smallest rotations (T) taking vectors a (T, 3) onto the directions of b (T, 3)."""
-    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
-    axis = np.cross(a, b)
-    s = np.linalg.norm(axis, axis=-1)
-    c = np.sum(a * b, axis=-1)
-    angle = np.arctan2(s, c)
-    rotvec = np.where(s[:, None] > 1e-12, axis / np.maximum(s, 1e-12)[:, None] * angle[:, None], 0.0)
-    return Rotation.from_rotvec(rotvec)
 
 
 def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: float) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from mocap import kinematics
+
 FOOT_POINTS = ("left_heel", "left_foot_index", "right_heel", "right_foot_index")
 
 
@@ -74,16 +76,8 @@ class Ground:
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(3, 3) smallest rotation taking unit vector a onto unit vector b."""
-    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    axis = np.cross(a, b)
-    s, c = np.linalg.norm(axis), float(np.dot(a, b))
-    if s < 1e-12:
-        if c > 0:
-            return np.eye(3)
-        perp = np.cross(a, [1.0, 0, 0]) if abs(a[0]) < 0.9 else np.cross(a, [0, 1.0, 0])
-        return Rotation.from_rotvec(np.pi * perp / np.linalg.norm(perp)).as_matrix()
-    return Rotation.from_rotvec(axis / s * np.arctan2(s, c)).as_matrix()
+    """(3, 3) smallest rotation taking vector a (3,) onto the direction of b (3,)."""
+    return kinematics.rotation_between(np.asarray(a, float)[None], np.asarray(b, float)[None])[0].as_matrix()
 
 
 def body_up(points_m: dict[str, np.ndarray]) -> np.ndarray:
