@@ -5,10 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from mocap.data import BLAZEPOSE_NAMES, FootContacts, LandmarkTracks
-from mocap.kinematics import global_transforms
+from mocap.data import FootContacts
 from mocap.solve import MotionConfig, foot_contact_paths, solve_motion
-from mocap.solve.contacts import ContactConfig, clean_runs, contact_ranges, detect_contacts, hysteresis
+from mocap.solve.contacts import clean_runs, contact_ranges, detect_contacts, hysteresis
 from mocap.solve.footlock import lock_feet, two_bone_ik
 from mocap.solve.sidecar import read_contacts, write_contacts
 
