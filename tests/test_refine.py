@@ -16,6 +16,10 @@ LIMBS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_
          ("right_hip", "right_knee"), ("right_knee", "right_ankle")]
 
 
+# These tracks are built from skeletal joints, so their hips need no landmark -> joint correction.
+SKELETAL = RefineConfig(hip_raise=0.0)
+
+
 def _synthetic_tracks(shared_data, name, depth_error_deg, rng):
     """Tracks built from a GT clip: exact 3D in camera axes for the 14 limb landmarks (the
     rest placed rigidly near their parents), 2D = GT projection + 3 px noise, and a 3D pose
@@ -76,7 +80,7 @@ def test_refinement_recovers_limb_directions_from_2d(shared_data, name):
     tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, name, 25.0, rng)
     truth = true_int - pelvis[:, None]
     before = _direction_error_deg(tracks.world_m, truth, idx)
-    refined = refine_world(tracks, pelvis, cam, RefineConfig())
+    refined = refine_world(tracks, pelvis, cam, SKELETAL)
     after = _direction_error_deg(refined, truth, idx)
     assert before > 12.0
     assert after < 0.6 * before
@@ -92,7 +96,20 @@ def test_refinement_recovers_limb_directions_from_2d(shared_data, name):
 def test_bone_lengths_are_constant_over_time(shared_data):
     rng = np.random.default_rng(2)
     tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, "dev_scifi_walk_45", 20.0, rng)
-    refined = refine_world(tracks, pelvis, cam)
+    refined = refine_world(tracks, pelvis, cam, SKELETAL)
     for a, b in LIMBS:
         length = np.linalg.norm(refined[:, idx[b]] - refined[:, idx[a]], axis=1)
         assert length.std() < 1e-6 * length.mean() + 1e-9
+
+
+def test_hip_landmarks_are_raised_to_the_skeletal_hip_joints(shared_data):
+    rng = np.random.default_rng(3)
+    tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, "dev_scifi_walk_45", 20.0, rng)
+    plain = refine_world(tracks, pelvis, cam, SKELETAL)
+    raised = refine_world(tracks, pelvis, cam, RefineConfig(hip_raise=0.1))
+    up_plain = 0.5 * (plain[:, idx["left_shoulder"]] + plain[:, idx["right_shoulder"]])  # pelvis at the origin
+    # Both hips move up the trunk by 10% of its length; the result is hip-centred on the new hips.
+    np.testing.assert_allclose(raised - raised[:, [idx["left_knee"]]], plain - plain[:, [idx["left_knee"]]] +
+                               np.where(np.isin(np.arange(33), [idx["left_hip"], idx["right_hip"]])[None, :, None],
+                                        0.1 * up_plain[:, None], 0.0), atol=1e-9)
+    assert np.abs(0.5 * (raised[:, idx["left_hip"]] + raised[:, idx["right_hip"]])).max() < 1e-9
