@@ -113,16 +113,23 @@ def test_no_person_exits_4_and_writes_nothing(tmp_path, cache_dir):
 
 
 @pytest.mark.mediapipe
+@pytest.mark.blender
 def test_subprocess_convert(tmp_path, cache_dir):
     exe = Path(sys.executable).parent / "mocap"
     out = tmp_path / "sub.bvh"
     env = dict(os.environ, MOCAP_CACHE_DIR=str(cache_dir))
+    env.pop("MOCAP_NATIVE_LOGS", None)
     proc = subprocess.run(
-        [str(exe), "convert", str(SAMPLE), "-o", str(out)], capture_output=True, text=True, env=env, timeout=300
+        [str(exe), "convert", str(SAMPLE), "-o", str(out), "-f", "bvh,fbx,glb"],
+        capture_output=True, text=True, env=env, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().startswith("HIERARCHY")
     assert "Frame Time: 0.2" in out.read_text()
+    # Nothing on stdout (Blender's exporters print there), and no MediaPipe/TFLite log lines.
+    assert proc.stdout == ""
+    assert "XNNPACK" not in proc.stderr and "W0000" not in proc.stderr
+    assert str(tmp_path / "sub.fbx") in proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -16,15 +16,14 @@ DetectionError when that is impossible (offline, read-only install).
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
+from mocap import native_output
 from mocap.data import BLAZEPOSE_NAMES, Frame, LandmarkTracks, VideoInfo
 from mocap.errors import DetectionError, ExportError
 
@@ -35,42 +34,6 @@ N_LANDMARKS = len(BLAZEPOSE_NAMES)  # L = 33
 
 # MediaPipe world (x right, y down, z away from camera) -> internal (x right, y up, z toward camera)
 _MP_TO_INTERNAL = np.array([1.0, -1.0, -1.0])
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null while MediaPipe starts up.
-
-    MediaPipe's and TFLite's C++ code print INFO/WARNING lines straight to fd 2 when the
-    graph is built and on the first frames (absl logging ignores GLOG_* variables here).
-    Python's own sys.stderr (the progress bar, our error messages) is moved to a
-    duplicate of the real stderr for the duration, so only the native chatter is lost.
-    Set MOCAP_NATIVE_LOGS=1 to see it.
-    """
-    if os.environ.get("MOCAP_NATIVE_LOGS") == "1":
-        yield
-        return
-    try:
-        python_uses_fd2 = sys.stderr.fileno() == 2
-    except (AttributeError, OSError, ValueError):
-        python_uses_fd2 = False
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    original = sys.stderr
-    if python_uses_fd2:
-        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="replace")
-    try:
-        yield
-    finally:
-        if python_uses_fd2:
-            sys.stderr.flush()
-            sys.stderr.close()
-            sys.stderr = original
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def mediapipe_version() -> str:
@@ -171,7 +134,7 @@ def detect_landmarks(
     zero_vis = np.zeros(N_LANDMARKS)
     # Native start-up chatter lasts until the first pose has gone through the graph.
     quiet = contextlib.ExitStack()
-    quiet.enter_context(_native_stderr_silenced())
+    quiet.enter_context(native_output.silenced(2))
     try:
         try:
             graph = mp_pose.Pose(

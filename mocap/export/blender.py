@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mocap import native_output
 from mocap.errors import ExportError
 
 JOB_SCRIPT = Path(__file__).with_name("blender_job.py")
@@ -100,7 +101,8 @@ def _run_in_process(job: dict[str, Any], target: Path) -> None:
     from mocap.export import blender_job
 
     try:
-        blender_job.run_job(job)
+        with native_output.silenced(1, python_too=True):  # Blender's exporters print progress
+            blender_job.run_job(job)
     except Exception as exc:  # bpy raises RuntimeError/TypeError; JobError from the job itself
         raise ExportError(f"{target}: Blender could not export {job['format'].upper()}: {exc}") from exc
 
