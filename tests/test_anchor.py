@@ -69,3 +69,23 @@ def test_no_contacts_leaves_the_root_alone():
     root, paths, contacts = _walk()
     none = FootContacts(contacts.names, np.zeros_like(contacts.in_contact))
     np.testing.assert_array_equal(anchored_root(root, paths, none), root)
+
+
+def test_settle_puts_standing_feet_on_the_floor_and_keeps_a_jump():
+    from mocap.solve.anchor import settle_on_floor
+
+    fps = 30.0
+    n = 90
+    rng = np.random.default_rng(1)
+    noise = 0.03 * np.sin(np.arange(n) / 15.0) + rng.normal(0, 0.003, n)  # the camera's height error: slow
+    jump = np.zeros(n)
+    t = np.arange(20) / fps
+    jump[40:60] = 4.9 * t * (t[-1] + 1 / fps - t)  # a 0.67 s jump, about 0.55 m high at the top
+    lowest = noise + jump  # lowest foot point above the floor, with the camera's root
+    root = np.c_[np.zeros(n), 0.9 + lowest, np.zeros(n)]
+    settled = settle_on_floor(root, lowest, fps)
+    new_lowest = lowest + (settled[:, 1] - root[:, 1])
+    standing = np.r_[0:38, 62:90]
+    assert np.abs(new_lowest[standing]).max() < 0.01  # standing: on the floor (within the smoothing)
+    assert new_lowest[48:52].min() > 0.4  # the jump is still a jump
+    np.testing.assert_array_equal(settled[:, [0, 2]], root[:, [0, 2]])

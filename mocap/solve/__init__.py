@@ -30,7 +30,7 @@ from mocap.data import LandmarkTracks, Motion
 from mocap.kinematics import global_transforms, make_continuous, rotation_between
 from mocap.rig import RigTemplate, load_rig, point_positions
 from mocap.smooth import find_gaps
-from mocap.solve.anchor import AnchorConfig, anchor_root
+from mocap.solve.anchor import AnchorConfig, SettleConfig, anchor_root, settle_on_floor
 from mocap.solve.contacts import ContactConfig, detect_contacts
 from mocap.solve.fit import FittedRig, fit_skeleton, floor_height
 from mocap.solve.footlock import FootLockConfig, lock_feet
@@ -65,6 +65,7 @@ class MotionConfig:
     ground: GroundConfig = field(default_factory=GroundConfig)
     contacts: ContactConfig = field(default_factory=ContactConfig)
     anchor: AnchorConfig = field(default_factory=AnchorConfig)
+    settle: SettleConfig = field(default_factory=SettleConfig)
     footlock: FootLockConfig = field(default_factory=FootLockConfig)
 
 
@@ -166,6 +167,8 @@ def solve_full(
     start = travel[seen[0] if len(seen) else 0]
     if cfg.root_motion == "full":
         root = travel - np.array([start[0], 0.0, start[2]])
+        pos, rot = global_transforms(motion.skeleton, root, motion.rotations_xyzw)
+        root = settle_on_floor(root, floor_height(fitted, pos, rot), motion.fps, cfg.settle)
     elif cfg.root_motion == "horizontal":
         root[:, [0, 2]] = travel[:, [0, 2]] - start[[0, 2]]
     motion = replace(motion, root_position_m=root)

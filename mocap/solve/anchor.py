@@ -1,4 +1,11 @@
-"""Root travel anchored on planted feet: Motion + contacts -> Motion.
+"""Root placement from the feet: Motion (+ contacts) -> Motion.
+
+Vertically (settle_on_floor): the camera's hip height is noisy by several centimetres, so
+standing feet would hover or sink. Each frame's lowest foot point is put on the floor, except
+during stretches where the camera clearly shows the performer airborne (a jump): there the
+camera's arc is kept and the floor correction is carried across it smoothly.
+
+Horizontally (anchor_root):
 
 The camera gives the hips' position every frame (mocap.solve.root), but its depth is
 noisy by centimetres, and a camera that pans to follow the performer hides the travel
@@ -26,7 +33,46 @@ import numpy as np
 from scipy.linalg import solveh_banded
 
 from mocap.data import FootContacts, Motion
-from mocap.smooth import second_difference_gram
+from mocap.smooth import second_difference_gram, whittaker_lambda, whittaker_smooth
+
+
+@dataclass(frozen=True)
+class SettleConfig:
+    airborne_m: float = 0.10  # lowest foot this high (after the camera's placement) = maybe a jump
+    min_airborne_s: float = 0.1  # ... for at least this long
+    cutoff_hz: float | None = 4.0  # smoothing of the height correction (the pipeline's own cut-off)
+
+
+def settle_on_floor(root_m: np.ndarray, lowest_foot_m: np.ndarray, fps: float,
+                    cfg: SettleConfig = SettleConfig()) -> np.ndarray:
+    """(T, 3) root with its height corrected so the lowest foot point touches height 0.
+
+    lowest_foot_m: (T,) height of the lowest foot point with the current root. Frames in a
+    run of at least min_airborne_s with the lowest foot above airborne_m keep their height
+    relative to the neighbouring corrections (linear across the run), so a jump stays a jump.
+    """
+    from mocap.smooth import find_gaps
+
+    n = len(root_m)
+    correction = -np.asarray(lowest_foot_m, dtype=float)
+    airborne = np.zeros(n, bool)
+    min_len = max(1, int(round(cfg.min_airborne_s * fps)))
+    for run in find_gaps(~(lowest_foot_m > cfg.airborne_m)):
+        if run.length >= min_len:
+            airborne[run.first : run.last + 1] = True
+    grounded = np.flatnonzero(~airborne)
+    if grounded.size and airborne.any():
+        frames = np.arange(n)
+        correction[airborne] = np.interp(frames[airborne], grounded, correction[grounded])
+    elif not grounded.size:
+        correction[:] = 0.0  # airborne throughout: nothing to anchor on, keep the camera's height
+    if cfg.cutoff_hz and n >= 3:
+        # The correction is the camera's height error, which is slow; smoothing it keeps the
+        # pose's per-frame noise out of the hips (planted points are put at 0 by foot locking).
+        correction = whittaker_smooth(correction[:, None], np.ones(n), whittaker_lambda(cfg.cutoff_hz, fps))[:, 0]
+    out = root_m.copy()
+    out[:, 1] += correction
+    return out
 
 
 @dataclass(frozen=True)
@@ -90,4 +136,4 @@ def anchor_root(motion: Motion, paths_m: dict[str, np.ndarray], contacts: FootCo
     return replace(motion, root_position_m=anchored_root(motion.root_position_m, paths_m, contacts, cfg))
 
 
-__all__ = ["AnchorConfig", "anchored_root", "anchor_root"]
+__all__ = ["AnchorConfig", "SettleConfig", "anchored_root", "anchor_root", "settle_on_floor"]
