@@ -173,17 +173,18 @@ def solve_full(
         root[:, [0, 2]] = travel[:, [0, 2]] - start[[0, 2]]
     motion = replace(motion, root_position_m=root)
 
-    contacts = detect_contacts(foot_contact_paths(motion, fitted), motion.fps, cfg.contacts)
+    camera_paths = foot_contact_paths(motion, fitted)
     if cfg.foot_lock == "auto" and cfg.root_motion != "off":
         # Planted feet steer the hips (anchor.py). A first guess at the contacts uses
         # height alone, which a wrong root cannot spoil (a camera that pans with a walker
         # makes planted feet seem to move); contacts are then found again with height and
         # speed on the steadier path, and the camera's root is anchored with those.
-        camera_paths = foot_contact_paths(motion, fitted)
         by_height = detect_contacts(camera_paths, motion.fps, cfg.contacts.height_only())
         steadier = anchor_root(motion, camera_paths, by_height, cfg.anchor)
         contacts = detect_contacts(foot_contact_paths(steadier, fitted), motion.fps, cfg.contacts)
         motion = anchor_root(motion, camera_paths, contacts, cfg.anchor)
+    else:
+        contacts = detect_contacts(camera_paths, motion.fps, cfg.contacts)
     if cfg.foot_lock == "auto":
         motion = lock_feet(motion, fitted, contacts, cfg.footlock)
     else:
