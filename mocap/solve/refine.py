@@ -25,7 +25,20 @@ Bone lengths: BlazePose's 3D bones are not consistent with its 2D ones (its shin
 10-25% short against the image on the rendered clips), and h is very sensitive to L near
 d ~ L. Each length is therefore measured against the image: the larger of the median of
 sqrt(d^2 + h_bp^2) (the length the image and BlazePose's depth agree on) and the 95th
-percentile of d (a bone is at least as long as it ever looks across the view).
+percentile of d (a bone is at least as long as it ever looks across the view), but at most
+`length_cap` (1.1) times the first. The cap is for half-hidden limbs: the far arm in a 45°
+view has 2D glitches in more than 5% of frames, and its 95th percentile said 47 cm for a
+25 cm upper arm (dance clip; 36-37 cm for 22 cm on both run clips).
+
+How much to trust each side (`sigma_bp`, measured on the 13 rendered clips with
+benchmarks/accuracy.py): the per-frame image term helps only where BlazePose's sign is
+right, and BlazePose gets the toward/away sign of an arm wrong in 20-50% of the frames
+where it matters (walking and running arms: about half; legs: under 10%). A flipped sign
+makes the image term push the bone the wrong way harder, so a tight BlazePose prior
+(sigma_bp 0.12 of the bone's length) scores best: refined world landmarks 81.6 mm
+PA-MPJPE / 16.8° limb error, against 82.2 / 17.1 at 0.35 and 81.8 / 16.8 with no image
+term at all. The 2D still fixes every bone's direction across the view (the child is put
+on its own ray); what the image cannot give is which way a limb points along the ray.
 
 Hips: BlazePose's hip landmarks are surface points at the side of the hip, below the
 femoral heads that a skeleton's hip joints stand for. On the rendered clips (three rigs,
@@ -75,10 +88,11 @@ BONES = _bones()
 class RefineConfig:
     sigma_px: float = 6.0  # 2D landmark noise after smoothing, pixels
     sigma_len: float = 0.015  # bone-length uncertainty, as a fraction of the length
-    sigma_bp: float = 0.35  # BlazePose's depth error along a bone, as a fraction of its length
+    sigma_bp: float = 0.12  # BlazePose's depth error along a bone, as a fraction of its length
     sign_trust: float = 0.25  # BlazePose decides the sign once |h_bp| exceeds this fraction of L
     cutoff_hz: float | None = 4.0  # temporal smoothing of each bone's depth
     length_percentile: float = 95.0
+    length_cap: float = 1.1  # a bone is at most this much longer than image and BlazePose agree on
     keep_depth: tuple[str, ...] = (NECK_BASE,)  # children whose bone keeps BlazePose's depth
     hip_raise: float = 0.1  # skeletal hip joints sit this fraction of the trunk above BlazePose's hips
 
@@ -128,10 +142,9 @@ def refine_world(
         d2 = np.maximum(np.sum(p * p, axis=1) - m * m, 0.0)
         length_bp = float(np.median(np.linalg.norm(bone_bp[ok], axis=1)))
         h_bp = length_bp * np.sum(ray * dir_bp, axis=1)
-        length = max(
-            float(np.median(np.sqrt(d2[ok] + h_bp[ok] ** 2))),
-            float(np.percentile(np.sqrt(d2[ok]), cfg.length_percentile)),
-        )
+        agreed = float(np.median(np.sqrt(d2[ok] + h_bp[ok] ** 2)))
+        widest = float(np.percentile(np.sqrt(d2[ok]), cfg.length_percentile))
+        length = min(max(agreed, widest), cfg.length_cap * agreed)
         h_bp = length * np.sum(ray * dir_bp, axis=1)
         h_img = np.sqrt(np.maximum(length**2 - d2, 0.0))
         sigma_perp = cfg.sigma_px * p[:, 2] / camera.focal_px * np.sqrt(2.0)
