@@ -7,8 +7,8 @@ import pytest
 
 from mocap.data import FootContacts
 from mocap.solve import MotionConfig, foot_contact_paths, solve_motion
-from mocap.solve.contacts import clean_runs, contact_ranges, detect_contacts, hysteresis
-from mocap.solve.footlock import lock_feet, two_bone_ik
+from mocap.solve.contacts import ContactConfig, clean_runs, contact_ranges, detect_contacts, hysteresis
+from mocap.solve.footlock import lock_feet, lock_targets, two_bone_ik
 from mocap.solve.sidecar import read_contacts, write_contacts
 
 
@@ -44,6 +44,15 @@ def test_hysteresis_and_run_cleaning():
     flags = np.array([1, 1, 1, 0, 1, 1, 0, 0, 0, 1], bool)
     assert clean_runs(flags, min_len=3, max_gap=1).tolist() == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
     assert contact_ranges(np.array([0, 1, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
+
+
+def test_two_sided_hysteresis_reaches_back_as_far_as_forward():
+    on = np.array([0, 0, 0, 1, 0, 0, 0], bool)
+    stay = np.array([1, 0, 1, 1, 1, 0, 1], bool)
+    assert hysteresis(on, stay).tolist() == [0, 0, 0, 1, 1, 0, 0]
+    assert hysteresis(on, stay, two_sided=True).tolist() == [0, 0, 1, 1, 1, 0, 0]
+    # The speed-blind first pass has nothing to stop it reaching into a moving descent.
+    assert ContactConfig().two_sided and not ContactConfig().height_only().two_sided
 
 
 def _walking_motion(n=60):
@@ -92,6 +101,48 @@ def test_out_of_reach_lowers_the_hips():
     assert (locked.root_position_m[:, 1] < lifted.root_position_m[:, 1] - 0.05).all()
     after = foot_contact_paths(locked, fitted)
     assert np.abs(after["left_heel"][:, 1]).max() < 0.01
+
+
+def test_a_free_leg_keeps_its_pose_when_the_hips_are_lowered():
+    motion, fitted = _walking_motion()
+    from dataclasses import replace
+
+    n = motion.n_frames
+    left = FootContacts(("left_heel", "left_toe"), np.ones((n, 2), bool))  # right foot in the air
+    lifted = replace(motion, root_position_m=motion.root_position_m + [0.0, 0.08, 0.0])
+    low, high = lock_feet(motion, fitted, left), lock_feet(lifted, fitted, left)
+    assert (high.root_position_m[:, 1] < lifted.root_position_m[:, 1] - 0.05).all()  # the planted leg lowered them
+    sk = motion.skeleton
+    free = [sk.index(j) for j in ("RightUpLeg", "RightLeg", "RightFoot")]
+    assert np.abs(high.rotations_xyzw[:, free] - low.rotations_xyzw[:, free]).max() < 1e-6
+
+
+def _moved(path, flags, fps, blend_s=0.2):
+    target, weight = lock_targets(path, flags, fps, blend_s)
+    return path + weight[:, None] * (target - path)
+
+
+def test_lock_fades_in_and_out_without_braking_the_point():
+    fps, n = 300.0, 800  # fine steps, so that velocities can be read off single frames
+    t = np.arange(n) / fps
+    path = np.stack([0.3 * t, 0.05 + 0.02 * np.sin(5.0 * t), 0.1 * t], axis=1)  # sliding, bobbing
+    flags = np.zeros(n, bool)
+    flags[300:501] = True
+    ramp = round(0.2 * fps)
+    moved = _moved(path, flags, fps)
+    held = path[300:501].mean(axis=0)
+    assert moved[300:501] == pytest.approx(np.tile([held[0], 0.0, held[2]], (201, 1)))
+    assert moved[: 300 - ramp] == pytest.approx(path[: 300 - ramp])  # released: its own path
+    assert moved[501 + ramp :] == pytest.approx(path[501 + ramp :])
+    # It arrives and leaves at rest: its first step off the held position is a small
+    # fraction of the 1 mm/frame it slides at (the fraction shrinks with the frame step).
+    for a, b in ((299, 300), (501, 500)):
+        assert np.linalg.norm(moved[a] - moved[b]) < 0.15 * np.linalg.norm(path[a] - path[b])
+    # Within the ramp the correction does not depend on how the point moves there: a
+    # motion of its own (a foot lifting off) passes through unchanged, not braked.
+    bump = np.zeros_like(path)
+    bump[520:541, 1] = 0.03 * np.sin(np.linspace(0.0, np.pi, 21))
+    assert _moved(path + bump, flags, fps) - moved == pytest.approx(bump)
 
 
 def test_two_bone_ik_reaches_and_keeps_bone_lengths():

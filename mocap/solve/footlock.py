@@ -5,12 +5,14 @@ for the whole contact: its mean horizontal position over the contact, on the flo
 (height 0). When heel and toe are both planted, the foot is also turned (about the
 ankle) so that its heel -> toe line matches the two held points, which flattens it.
 The ankle goal follows from the held point(s) and the foot's orientation. Around each
-contact the lock fades in and out over `blend_s` so nothing pops.
+contact the correction fades in and out over `blend_s` while the point keeps its own
+motion, so nothing pops and nothing is braked.
 
 The legs reach their ankle goals by analytic two-bone IK (hip -> knee -> ankle, bone
 lengths fixed, the knee kept in the plane it was bending in). A goal out of reach
 lowers the hips just enough (the drop smoothed over time), so the rest of the pose is
-kept. Only the root height and the local rotations of the thighs, shins and feet change.
+kept; a leg that is not planted goes down with the hips unchanged. Only the root height
+and the local rotations of the thighs, shins and feet change.
 """
 
 from __future__ import annotations
@@ -38,29 +40,43 @@ class FootLockConfig:
 
 
 def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Held positions (T, 3) and lock weights (T,) in [0, 1] for one contact point.
+    """Targets (T, 3) and lock weights (T,) in [0, 1] for one contact point; the point is
+    moved by weight * (target - point).
 
     During a contact the target is the point's mean horizontal position over the contact,
-    at height 0; within blend_s of a contact the nearest contact's target is used with a
-    weight easing to 0 (smoothstep).
+    at height 0, with weight 1. Within blend_s of a contact the correction fades out: the
+    point keeps its own motion, moved by a cubic Hermite curve that starts from the
+    correction at the contact's end, with the slope that cancels the point's velocity
+    there (so the foot leaves and lands at rest), and reaches 0 with zero slope after
+    blend_s. The weight is that curve's smoothstep part. Easing the point toward the held
+    position instead braked its whole velocity within the ramp: the jolt (about 2 w' v)
+    came back amplified in the knee by the IK (docs/motion-quality.md).
     """
     n = len(path_m)
     target = path_m.copy()
     weight = np.zeros(n)
     ramp = max(1, int(round(blend_s * fps)))
+    span = ramp + 1  # frames from a contact's end to where the correction is gone
+    velocity = np.gradient(path_m, axis=0)  # per frame
     for first, last in contact_ranges(flags):
         held = np.nanmean(path_m[first : last + 1], axis=0)
         held[1] = 0.0
         lo, hi = max(0, first - ramp), min(n - 1, last + ramp)
         for t in range(lo, hi + 1):
             if first <= t <= last:
-                w = 1.0
-            else:  # smoothstep: the lock's velocity fades in and out without a jolt
-                x = 1.0 - min(abs(t - first), abs(t - last)) / (ramp + 1)
-                w = x * x * (3.0 - 2.0 * x)
+                w, goal = 1.0, held
+            else:
+                end, away = (first, -1.0) if t < first else (last, 1.0)
+                s = abs(t - end) / span  # 0 at the contact's end, 1 where the fade is over
+                # correction(s) = h00(s) c0 + h10(s) d0: from c0 = held - point at the end, with
+                # slope d0 = minus the point's motion per unit s there, to 0 with zero slope.
+                # h00 = (1-s)^2 (1+2s) is the smoothstep weight; h10 = s (1-s)^2 = h00 s / (1+2s).
+                w = (1.0 - s) ** 2 * (1.0 + 2.0 * s)
+                d0 = -away * velocity[end] * span
+                goal = path_m[t] + (held - path_m[end]) + s / (1.0 + 2.0 * s) * d0
             if w > weight[t]:
                 weight[t] = w
-                target[t] = held
+                target[t] = goal
     return target, weight
 
 
@@ -103,6 +119,7 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
     pos, rot_q = global_transforms(sk, motion.root_position_m, motion.rotations_xyzw)
     world = [Rotation.from_quat(rot_q[:, j]) for j in range(sk.n_joints)]
     goals: dict[str, np.ndarray] = {}
+    locked: dict[str, np.ndarray] = {}
     foot_world_new: dict[str, Rotation] = {}
     for side, (up, _leg, foot, toe) in LEGS.items():
         f, t = sk.index(foot), sk.index(toe)
@@ -124,7 +141,8 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
         toe_new = pos[:, f] + turn.apply(toe_p - pos[:, f])
         total = w_h + w_t
         shift = (w_h[:, None] * (heel_tgt - heel_new) + w_t[:, None] * (toe_tgt - toe_new)) / np.maximum(total, 1e-9)[:, None]
-        shift *= np.maximum(w_h, w_t)[:, None]
+        locked[side] = np.maximum(w_h, w_t)
+        shift *= locked[side][:, None]
         goals[side] = pos[:, f] + shift
 
     # Lower the hips where a goal is out of reach.
@@ -139,9 +157,10 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
     root = motion.root_position_m.copy()
     if drop.any():
         drop = np.maximum(whittaker_smooth(drop[:, None], np.ones(n), whittaker_lambda(cfg.hip_cutoff_hz, fps))[:, 0], 0.0)
-        drop = np.maximum(drop, 0.0)
         root[:, 1] -= drop
         pos = pos - np.array([0.0, 1.0, 0.0]) * drop[:, None, None]
+        for side in LEGS:  # what is not planted of a goal goes down with the hips (a free leg keeps its pose)
+            goals[side] = goals[side] - np.array([0.0, 1.0, 0.0]) * ((1.0 - locked[side]) * drop)[:, None]
 
     local = motion.rotations_xyzw.copy()
     for side, (up, leg, foot, _toe) in LEGS.items():
