@@ -156,6 +156,14 @@ def convert(
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps", min=1.0, max=1000.0,
+            help="Output frame rate (frames resampled on their true timestamps). Default: the clip's own; "
+            "a variable-rate clip gets its nominal rate.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
@@ -181,6 +189,7 @@ def convert(
         foot_lock=foot_lock.value,
         fov_deg=fov,
         contacts_sidecar=contacts,
+        fps=fps,
     )
     from mocap.progress import ConvertProgress
 
@@ -211,7 +220,14 @@ def info(
     typer.echo(f"file:        {meta.path}")
     typer.echo(f"size:        {meta.width_px} x {meta.height_px} px (as displayed)")
     typer.echo(f"rotation:    {meta.rotation_deg} deg")
-    typer.echo(f"frame rate:  {meta.fps:.3f} fps{' (variable)' if meta.variable_frame_rate else ''}")
+    if meta.variable_frame_rate:
+        from mocap.timeline import nominal_fps
+        from mocap.video import frame_times_s
+
+        nominal = nominal_fps(frame_times_s(meta.path))
+        typer.echo(f"frame rate:  variable, {meta.fps:.3f} fps on average (convert resamples to {nominal:.3f} fps)")
+    else:
+        typer.echo(f"frame rate:  {meta.fps:.3f} fps")
     typer.echo(f"frames:      {meta.frame_count}")
     typer.echo(f"duration:    {meta.duration_s:.3f} s")
     typer.echo(f"codec:       {meta.codec}")

@@ -22,6 +22,7 @@ from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
 from mocap.solve import MotionConfig, solve_full
+from mocap.timeline import Retiming, to_constant_rate
 
 FORMATS = ("bvh", "fbx", "glb")
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
@@ -44,6 +45,7 @@ class ConvertOptions:
     foot_lock: str = "auto"  # "auto" | "off"
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
+    fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class ConvertResult:
     gaps: tuple[tuple[int, int], ...]
     height_m: float
     timings_s: dict[str, float] = field(default_factory=dict)
+    retiming: Retiming | None = None  # set when frames were resampled to a constant rate
 
     @property
     def detection_rate(self) -> float:
@@ -120,10 +123,15 @@ def motion_from_tracks(
     info: VideoInfo | None = None,
     camera: Camera | None = None,
 ) -> tuple[Motion, float]:
-    """Smooth and solve; returns the motion and the performer's fitted height (m).
+    """Put on a constant rate, smooth and solve; returns the motion and the performer's
+    fitted height (m).
 
-    The camera is `camera` if given, else camera_for(tracks, options, info).
+    Tracks with irregular timestamps (variable frame rate), or at a rate other than
+    options.fps, are first resampled on their true timeline (mocap.timeline); convert()
+    does that itself beforehand so it can report it. The camera is `camera` if given, else
+    camera_for(tracks, options, info).
     """
+    tracks, _ = to_constant_rate(tracks, options.fps)
     n_detected = int(tracks.detected.sum())
     if n_detected < max(2, MIN_DETECTION_RATE * tracks.n_frames):
         raise NoPersonError(
@@ -184,6 +192,7 @@ def convert(
     t0 = time.perf_counter()
     info, tracks = load_tracks(video, options, progress, on_info)
     timings["detect"] = time.perf_counter() - t0
+    tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
     motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
     timings["solve"] = time.perf_counter() - t1
@@ -207,4 +216,5 @@ def convert(
         gaps=tuple((g.first, g.last) for g in find_gaps(tracks.detected)),
         height_m=height_m,
         timings_s=timings,
+        retiming=retiming,
     )

@@ -105,6 +105,11 @@ def _packet_times_s(path: Path) -> np.ndarray:
     return (pts - start).astype(np.float64) * time_base.numerator / time_base.denominator
 
 
+def frame_times_s(path: Path) -> np.ndarray:
+    """(N,) presentation time in seconds of every frame of a video, relative to its start."""
+    return _packet_times_s(Path(path)).copy()
+
+
 def _rotation_cw_from_frame(frame: Any, stream: Any) -> int:
     """Clockwise display rotation in {0, 90, 180, 270} from a decoded frame or the stream tag."""
     ccw = getattr(frame, "rotation", 0) or 0
