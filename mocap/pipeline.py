@@ -144,9 +144,11 @@ def motion_from_tracks(
     return result.motion, result.fitted.height_m
 
 
-def check_outputs_possible(options: ConvertOptions) -> None:
+def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | None = None) -> None:
     """Fail before any detection work if the options cannot produce their outputs:
-    an unknown rig preset, or FBX/GLB requested with no Blender to write them."""
+    an unknown rig preset, FBX/GLB requested with no Blender to write them, or an output
+    path that cannot be a file (a folder is there, or a file where a folder should be)."""
+    from mocap.export.atomic import check_target
     from mocap.presets import load_preset
 
     load_preset(options.rig)
@@ -154,28 +156,54 @@ def check_outputs_possible(options: ConvertOptions) -> None:
         from mocap.export.blender import describe_backend
 
         describe_backend(options.blender_exe)
+    for path in (paths or {}).values():
+        check_target(path)
 
 
-def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOptions) -> dict[str, Path]:
-    """Write every requested format with the rig preset's bone names; each file atomically."""
+def contacts_path(paths: dict[str, Path]) -> Path:
+    """Where the contacts sidecar goes: beside the first motion file, <stem>.contacts.json."""
+    first = next(iter(paths.values()))
+    return first.with_name(f"{first.stem}.contacts.json")
+
+
+def write_outputs(
+    motion: Motion, paths: dict[str, Path], options: ConvertOptions, contacts: Path | None = None
+) -> dict[str, Path]:
+    """Write every requested format with the rig preset's bone names, and the contacts
+    sidecar to `contacts` when given and the motion has contacts.
+
+    All files are committed together or none is (mocap.export.atomic.atomic_paths): on any
+    failure (a folder in the way, permission denied, disk full, Blender's exporter) no file
+    of this call is left behind and earlier files at those paths are untouched.
+    Raises ExportError (one line) for every way a write can fail.
+    """
+    from mocap.export.atomic import atomic_paths
     from mocap.presets import apply_preset, load_preset
 
     preset = load_preset(options.rig)
-    written: dict[str, Path] = {}
     for fmt, path in paths.items():
-        if fmt == "bvh":
-            from mocap.export.bvh import write_bvh
-
-            named = apply_preset(motion, preset)
-            written[fmt] = write_bvh(named, path, rotation_order=options.rotation_order, units=options.units)
-        elif fmt in ("fbx", "glb"):
-            from mocap.export.fbx_glb import write_fbx, write_glb
-
-            writer = write_fbx if fmt == "fbx" else write_glb
-            written[fmt] = writer(motion, path, preset, blender_exe=options.blender_exe)
-        else:
+        if fmt not in FORMATS:
             raise MocapError(f"{path}: unknown output format {fmt!r} (choose from: {', '.join(FORMATS)})")
-    return written
+    targets = dict(paths)
+    if contacts is not None and motion.contacts is not None:
+        targets["contacts"] = Path(contacts)
+    with atomic_paths(targets) as staged:
+        for fmt, path in staged.items():
+            if fmt == "bvh":
+                from mocap.export.bvh import write_bvh
+
+                named = apply_preset(motion, preset)
+                write_bvh(named, path, rotation_order=options.rotation_order, units=options.units)
+            elif fmt in ("fbx", "glb"):
+                from mocap.export.fbx_glb import write_fbx, write_glb
+
+                writer = write_fbx if fmt == "fbx" else write_glb
+                writer(motion, path, preset, blender_exe=options.blender_exe)
+            else:  # the contacts sidecar
+                from mocap.solve.sidecar import write_contacts
+
+                write_contacts(motion.contacts, path, motion.fps, motion.start_time_s)
+    return targets
 
 
 def convert(
@@ -187,7 +215,8 @@ def convert(
 ) -> ConvertResult:
     """Video file -> motion files. Raises a MocapError subclass on bad input."""
     video = Path(video)
-    check_outputs_possible(options)
+    paths = output_paths(video, out, options.formats)
+    check_outputs_possible(options, paths)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info, tracks = load_tracks(video, options, progress, on_info)
@@ -197,15 +226,8 @@ def convert(
     motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
     timings["solve"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    paths = output_paths(video, out, options.formats)
-    outputs = write_outputs(motion, paths, options)
-    if options.contacts_sidecar and motion.contacts is not None:
-        from mocap.solve.sidecar import write_contacts
-
-        first = next(iter(paths.values()))
-        outputs["contacts"] = write_contacts(
-            motion.contacts, first.with_name(f"{first.stem}.contacts.json"), motion.fps, motion.start_time_s
-        )
+    sidecar = contacts_path(paths) if options.contacts_sidecar else None
+    outputs = write_outputs(motion, paths, options, contacts=sidecar)
     timings["write"] = time.perf_counter() - t2
     return ConvertResult(
         video=info,
