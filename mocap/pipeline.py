@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
+from mocap.choices import FootLock, RootMotion
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
-from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
+from mocap.smooth import SmoothingConfig, smooth_tracks
+from mocap.timeseries import runs
 from mocap.solve import MotionConfig, solve_full
 
 FORMATS = ("bvh", "fbx", "glb")
@@ -40,8 +42,8 @@ class ConvertOptions:
     blender_exe: Path | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
-    root_motion: str = "full"  # "full" | "horizontal" | "off" (docs/motion-quality.md)
-    foot_lock: str = "auto"  # "auto" | "off"
+    root_motion: RootMotion = RootMotion.FULL  # docs/motion-quality.md
+    foot_lock: FootLock = FootLock.ON
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
 
@@ -76,7 +78,7 @@ def output_paths(video: Path, out: str | Path | None, formats: tuple[str, ...]) 
     return {fmt: folder / f"{stem}.{fmt}" for fmt in formats}
 
 
-def load_tracks(
+def probe_and_detect(
     video: Path,
     options: ConvertOptions,
     progress: Callable[[int], None] | None = None,
@@ -182,7 +184,7 @@ def convert(
     check_outputs_possible(options)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    info, tracks = load_tracks(video, options, progress, on_info)
+    info, tracks = probe_and_detect(video, options, progress, on_info)
     timings["detect"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
@@ -191,7 +193,7 @@ def convert(
     paths = output_paths(video, out, options.formats)
     outputs = write_outputs(motion, paths, options)
     if options.contacts_sidecar and motion.contacts is not None:
-        from mocap.solve.sidecar import write_contacts
+        from mocap.export.contacts_json import write_contacts
 
         first = next(iter(paths.values()))
         outputs["contacts"] = write_contacts(
@@ -204,7 +206,7 @@ def convert(
         outputs=outputs,
         n_frames=tracks.n_frames,
         n_detected=int(np.sum(tracks.detected)),
-        gaps=tuple((g.first, g.last) for g in find_gaps(tracks.detected)),
+        gaps=tuple((g.first, g.last) for g in runs(~tracks.detected)),
         height_m=height_m,
         timings_s=timings,
     )
