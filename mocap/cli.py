@@ -17,7 +17,7 @@ from mocap.choices import FootLock, RootMotion
 
 app = typer.Typer(
     name="mocap",
-    help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB).",
+    help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB, USD).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -112,7 +112,7 @@ def convert(
             "Default: beside the video."
         ),
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb.")] = "bvh",
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text).")] = "bvh",
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,
     end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
     smoothing: Annotated[
@@ -125,7 +125,7 @@ def convert(
     ] = "mixamo",
     blender: Annotated[
         Path | None,
-        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB when bpy is not installed."),
+        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB/USD when bpy is not installed."),
     ] = None,
     model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
     cache_dir: Annotated[

@@ -25,7 +25,9 @@ from mocap.smooth import SmoothingConfig, smooth_tracks
 from mocap.timeseries import runs
 from mocap.solve import MotionConfig, solve_full
 
-FORMATS = ("bvh", "fbx", "glb")
+FORMATS = ("bvh", "fbx", "glb", "usd", "usda")
+SUFFIXES = {"usd": "usdc"}  # file extension where it differs from the format's name
+BLENDER_FORMATS = ("fbx", "glb", "usd", "usda")
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
 
 
@@ -74,8 +76,9 @@ def output_paths(video: Path, out: str | Path | None, formats: tuple[str, ...]) 
     elif is_folder:
         folder, stem = out, video.stem
     else:
-        folder, stem = out.parent, out.stem if out.suffix.lower().lstrip(".") in FORMATS else out.name
-    return {fmt: folder / f"{stem}.{fmt}" for fmt in formats}
+        known = set(FORMATS) | set(SUFFIXES.values())
+        folder, stem = out.parent, out.stem if out.suffix.lower().lstrip(".") in known else out.name
+    return {fmt: folder / f"{stem}.{SUFFIXES.get(fmt, fmt)}" for fmt in formats}
 
 
 def probe_and_detect(
@@ -144,7 +147,7 @@ def check_outputs_possible(options: ConvertOptions) -> None:
     from mocap.presets import load_preset
 
     load_preset(options.rig)
-    if set(options.formats) & {"fbx", "glb"}:
+    if set(options.formats) & set(BLENDER_FORMATS):
         from mocap.export.blender import describe_backend
 
         describe_backend(options.blender_exe)
@@ -162,10 +165,10 @@ def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOption
 
             named = apply_preset(motion, preset)
             written[fmt] = write_bvh(named, path, rotation_order=options.rotation_order, units=options.units)
-        elif fmt in ("fbx", "glb"):
-            from mocap.export.fbx_glb import write_fbx, write_glb
+        elif fmt in BLENDER_FORMATS:
+            from mocap.export.fbx_glb import write_fbx, write_glb, write_usd
 
-            writer = write_fbx if fmt == "fbx" else write_glb
+            writer = {"fbx": write_fbx, "glb": write_glb}.get(fmt, write_usd)
             written[fmt] = writer(motion, path, preset, blender_exe=options.blender_exe)
         else:
             raise MocapError(f"{path}: unknown output format {fmt!r} (choose from: {', '.join(FORMATS)})")

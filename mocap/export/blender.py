@@ -1,4 +1,4 @@
-"""The Blender adapter: run a scene description through Blender's FBX/glTF exporters.
+"""The Blender adapter: run a scene description through Blender's FBX/glTF/USD exporters.
 
 The only mocap module that imports bpy, and only inside functions (`import mocap` stays
 light). Two ways to reach Blender, same result (both call blender_job.run_job):
@@ -81,7 +81,7 @@ def export_scene(
 ) -> None:
     """Build `scene` (mocap.export.scene) in an empty Blender scene and export it to `output`.
 
-    fmt: "fbx" or "glb". `output` is written directly (callers make it atomic); `target`
+    fmt: "fbx", "glb" or "usd". `output` is written directly (callers make it atomic); `target`
     is the path named in error messages (default `output`).
     Raises ExportError when no Blender is available or Blender fails.
     """
