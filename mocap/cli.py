@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mocap import __version__
+from mocap.choices import FootLock, RootMotion
 
 app = typer.Typer(
     name="mocap",
@@ -32,17 +33,6 @@ class Model(str, enum.Enum):
 class Units(str, enum.Enum):
     cm = "cm"
     m = "m"
-
-
-class RootMotion(str, enum.Enum):
-    full = "full"
-    horizontal = "horizontal"
-    off = "off"
-
-
-class FootLock(str, enum.Enum):
-    auto = "auto"
-    off = "off"
 
 
 def _version(value: bool) -> None:
@@ -145,10 +135,10 @@ def convert(
     root_motion: Annotated[
         RootMotion,
         typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
-    ] = RootMotion.full,
+    ] = RootMotion.FULL,
     foot_lock: Annotated[
-        FootLock, typer.Option("--foot-lock", help="auto: hold planted feet still (legs by IK); off: leave them.")
-    ] = FootLock.auto,
+        FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
+    ] = FootLock.ON,
     fov: Annotated[
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5, a phone's main camera)."),
@@ -185,8 +175,8 @@ def convert(
         blender_exe=blender,
         cache_dir=cache_dir,
         use_cache=not no_cache,
-        root_motion=root_motion.value,
-        foot_lock=foot_lock.value,
+        root_motion=root_motion,
+        foot_lock=foot_lock,
         fov_deg=fov,
         contacts_sidecar=contacts,
         fps=fps,

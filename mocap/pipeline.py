@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
+from mocap.choices import FootLock, RootMotion
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
-from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
+from mocap.smooth import SmoothingConfig, smooth_tracks
+from mocap.timeseries import runs
 from mocap.solve import MotionConfig, solve_full
 from mocap.timeline import Retiming, to_constant_rate
 
@@ -43,8 +45,8 @@ class ConvertOptions:
     blender_exe: Path | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
-    root_motion: str = "full"  # "full" | "horizontal" | "off" (docs/motion-quality.md)
-    foot_lock: str = "auto"  # "auto" | "off"
+    root_motion: RootMotion = RootMotion.FULL  # docs/motion-quality.md
+    foot_lock: FootLock = FootLock.ON
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
     fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
@@ -82,7 +84,7 @@ def output_paths(video: Path, out: str | Path | None, formats: tuple[str, ...]) 
     return {fmt: folder / f"{stem}.{SUFFIXES.get(fmt, fmt)}" for fmt in formats}
 
 
-def load_tracks(
+def probe_and_detect(
     video: Path,
     options: ConvertOptions,
     progress: Callable[[int], None] | None = None,
@@ -151,7 +153,7 @@ def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | Non
     """Fail before any detection work if the options cannot produce their outputs:
     an unknown rig preset, FBX/GLB requested with no Blender to write them, or an output
     path that cannot be a file (a folder is there, or a file where a folder should be)."""
-    from mocap.export.atomic import check_target
+    from mocap.atomic import check_target
     from mocap.presets import load_preset
 
     load_preset(options.rig)
@@ -175,12 +177,12 @@ def write_outputs(
     """Write every requested format with the rig preset's bone names, and the contacts
     sidecar to `contacts` when given and the motion has contacts.
 
-    All files are committed together or none is (mocap.export.atomic.atomic_paths): on any
+    All files are committed together or none is (mocap.atomic.atomic_paths): on any
     failure (a folder in the way, permission denied, disk full, Blender's exporter) no file
     of this call is left behind and earlier files at those paths are untouched.
     Raises ExportError (one line) for every way a write can fail.
     """
-    from mocap.export.atomic import atomic_paths
+    from mocap.atomic import atomic_paths
     from mocap.presets import apply_preset, load_preset
 
     preset = load_preset(options.rig)
@@ -203,7 +205,7 @@ def write_outputs(
                 writer = {"fbx": write_fbx, "glb": write_glb}.get(fmt, write_usd)
                 writer(motion, path, preset, blender_exe=options.blender_exe)
             else:  # the contacts sidecar
-                from mocap.solve.sidecar import write_contacts
+                from mocap.export.contacts_json import write_contacts
 
                 write_contacts(motion.contacts, path, motion.fps, motion.start_time_s)
     return targets
@@ -222,7 +224,7 @@ def convert(
     check_outputs_possible(options, paths)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    info, tracks = load_tracks(video, options, progress, on_info)
+    info, tracks = probe_and_detect(video, options, progress, on_info)
     timings["detect"] = time.perf_counter() - t0
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
@@ -238,7 +240,7 @@ def convert(
         outputs=outputs,
         n_frames=tracks.n_frames,
         n_detected=int(np.sum(tracks.detected)),
-        gaps=tuple((g.first, g.last) for g in find_gaps(tracks.detected)),
+        gaps=tuple((g.first, g.last) for g in runs(~tracks.detected)),
         height_m=height_m,
         timings_s=timings,
         retiming=retiming,

@@ -1,7 +1,7 @@
 """A failed write: one line, exit 5, and no output of that conversion left behind.
 
 The formats of one conversion (and its contacts sidecar) are committed together or not at
-all (mocap.export.atomic.atomic_paths). Each way an output can fail is built for real where
+all (mocap.atomic.atomic_paths). Each way an output can fail is built for real where
 the test machine allows it: a folder in the way, a file-size limit (RLIMIT_FSIZE, which fails
 writes like a full disk: EFBIG instead of ENOSPC), Blender's exporter refusing; a read-only
 folder by chmod when not root (root ignores permissions: there the OS call is made to fail).
@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from mocap.cli import app
 from mocap.errors import ExportError
-from mocap.export.atomic import atomic_paths
+from mocap.atomic import atomic_paths
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "squats.mp4"
