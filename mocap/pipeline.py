@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
-from mocap.solve import MotionConfig, solve_full
+from mocap.solve import MotionConfig, SolveResult, solve_full
 
 FORMATS = ("bvh", "fbx", "glb", "usd", "usda")
 SUFFIXES = {"usd": "usdc"}  # file extension where it differs from the format's name
@@ -46,6 +46,10 @@ class ConvertOptions:
     foot_lock: str = "auto"  # "auto" | "off"
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
+    camera_sidecar: bool = True  # write <stem>.camera.json (the solver's camera, for `mocap preview`)
+    preview: bool = False  # write <stem>.preview.mp4: skeleton over the video beside a 3D view
+    preview_height_px: int = 720
+    report_path: Path | None = None  # write this self-contained HTML report (mocap.report)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,13 @@ class ConvertResult:
     gaps: tuple[tuple[int, int], ...]
     height_m: float
     timings_s: dict[str, float] = field(default_factory=dict)
+    # What the preview and the report look at (mocap.report.write_report takes a ConvertResult).
+    tracks: LandmarkTracks | None = None  # as detected (before smoothing)
+    smoothed: LandmarkTracks | None = None  # as solved
+    solve: SolveResult | None = None
+    camera: Camera | None = None
+    warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
+    preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
 
     @property
     def detection_rate(self) -> float:
@@ -127,6 +138,20 @@ def motion_from_tracks(
 
     The camera is `camera` if given, else camera_for(tracks, options, info).
     """
+    _, result, _ = solve_take(tracks, options, name, info, camera)
+    return result.motion, result.fitted.height_m
+
+
+def solve_take(
+    tracks: LandmarkTracks,
+    options: ConvertOptions,
+    name: str = "",
+    info: VideoInfo | None = None,
+    camera: Camera | None = None,
+) -> tuple[LandmarkTracks, SolveResult, Camera]:
+    """Smooth and solve, keeping what the preview and report need: (smoothed tracks, the
+    solver's full result, the camera it used). Raises NoPersonError when too few frames
+    have a person."""
     n_detected = int(tracks.detected.sum())
     if n_detected < max(2, MIN_DETECTION_RATE * tracks.n_frames):
         raise NoPersonError(
@@ -135,8 +160,7 @@ def motion_from_tracks(
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera or camera_for(tracks, options, info)
     cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
-    result = solve_full(smoothed, camera, cfg, name=name)
-    return result.motion, result.fitted.height_m
+    return smoothed, solve_full(smoothed, camera, cfg, name=name), camera
 
 
 def check_outputs_possible(options: ConvertOptions) -> None:
@@ -188,7 +212,8 @@ def convert(
     info, tracks = load_tracks(video, options, progress, on_info)
     timings["detect"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
+    smoothed, solved, camera = solve_take(tracks, options, name=video.stem, info=info)
+    motion = solved.motion
     timings["solve"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     paths = output_paths(video, out, options.formats)
@@ -200,14 +225,41 @@ def convert(
         outputs["contacts"] = write_contacts(
             motion.contacts, first.with_name(f"{first.stem}.contacts.json"), motion.fps, motion.start_time_s
         )
+    first = next(iter(paths.values()))
+    if options.camera_sidecar and solved.camera_pose is not None:
+        from mocap.preview.camera_file import CameraFile, camera_file_path, write_camera_file
+
+        sidecar = CameraFile(camera, solved.camera_pose, motion.fps, motion.n_frames, motion.start_time_s,
+                             options.rig, video.name, options.units, info.content_hash)
+        outputs["camera"] = write_camera_file(camera_file_path(first), sidecar)
     timings["write"] = time.perf_counter() - t2
-    return ConvertResult(
+    result = ConvertResult(
         video=info,
         motion=motion,
         outputs=outputs,
         n_frames=tracks.n_frames,
         n_detected=int(np.sum(tracks.detected)),
         gaps=tuple((g.first, g.last) for g in find_gaps(tracks.detected)),
-        height_m=height_m,
+        height_m=solved.fitted.height_m,
         timings_s=timings,
+        tracks=tracks,
+        smoothed=smoothed,
+        solve=solved,
+        camera=camera,
     )
+    if options.preview and solved.camera_pose is not None:
+        from mocap.preview.render import PreviewMotion, render_preview
+
+        t3 = time.perf_counter()
+        preview = render_preview(info, PreviewMotion.from_motion(motion), camera, solved.camera_pose,
+                                 first.with_name(f"{first.stem}.preview.mp4"), height_px=options.preview_height_px)
+        timings["preview"] = time.perf_counter() - t3
+        result = replace(result, outputs={**outputs, "preview": preview.path}, preview=preview)
+    if options.report_path is not None:
+        from mocap.report import write_report
+
+        t4 = time.perf_counter()
+        report = write_report(result, options.report_path)
+        timings["report"] = time.perf_counter() - t4
+        result = replace(result, outputs={**result.outputs, "report": report})
+    return result
