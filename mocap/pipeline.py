@@ -69,6 +69,7 @@ class ConvertResult:
     camera: Camera | None = None
     warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
     preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
+    options: ConvertOptions | None = None  # what the conversion was asked to do
 
     @property
     def detection_rate(self) -> float:
@@ -246,6 +247,7 @@ def convert(
         smoothed=smoothed,
         solve=solved,
         camera=camera,
+        options=options,
     )
     if options.preview and solved.camera_pose is not None:
         from mocap.preview.render import PreviewMotion, render_preview
