@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mocap import __version__
+from mocap.choices import FootLock, RootMotion
 
 app = typer.Typer(
     name="mocap",
@@ -32,17 +33,6 @@ class Model(str, enum.Enum):
 class Units(str, enum.Enum):
     cm = "cm"
     m = "m"
-
-
-class RootMotion(str, enum.Enum):
-    full = "full"
-    horizontal = "horizontal"
-    off = "off"
-
-
-class FootLock(str, enum.Enum):
-    auto = "auto"
-    off = "off"
 
 
 def _version(value: bool) -> None:
@@ -145,10 +135,10 @@ def convert(
     root_motion: Annotated[
         RootMotion,
         typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
-    ] = RootMotion.full,
+    ] = RootMotion.FULL,
     foot_lock: Annotated[
-        FootLock, typer.Option("--foot-lock", help="auto: hold planted feet still (legs by IK); off: leave them.")
-    ] = FootLock.auto,
+        FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
+    ] = FootLock.ON,
     fov: Annotated[
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5, a phone's main camera)."),
@@ -156,6 +146,14 @@ def convert(
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps", min=1.0, max=1000.0,
+            help="Output frame rate (frames resampled on their true timestamps). Default: the clip's own; "
+            "a variable-rate clip gets its nominal rate.",
+        ),
+    ] = None,
     preview: Annotated[
         bool, typer.Option("--preview/--no-preview", help="Also write <name>.preview.mp4: the skeleton over the video beside a 3D view.")
     ] = False,
@@ -183,10 +181,11 @@ def convert(
         blender_exe=blender,
         cache_dir=cache_dir,
         use_cache=not no_cache,
-        root_motion=root_motion.value,
-        foot_lock=foot_lock.value,
+        root_motion=root_motion,
+        foot_lock=foot_lock,
         fov_deg=fov,
         contacts_sidecar=contacts,
+        fps=fps,
         preview=preview,
         report_path=report,
     )
@@ -258,7 +257,14 @@ def info(
     typer.echo(f"file:        {meta.path}")
     typer.echo(f"size:        {meta.width_px} x {meta.height_px} px (as displayed)")
     typer.echo(f"rotation:    {meta.rotation_deg} deg")
-    typer.echo(f"frame rate:  {meta.fps:.3f} fps{' (variable)' if meta.variable_frame_rate else ''}")
+    if meta.variable_frame_rate:
+        from mocap.timeline import nominal_fps
+        from mocap.video import frame_times_s
+
+        nominal = nominal_fps(frame_times_s(meta.path))
+        typer.echo(f"frame rate:  variable, {meta.fps:.3f} fps on average (convert resamples to {nominal:.3f} fps)")
+    else:
+        typer.echo(f"frame rate:  {meta.fps:.3f} fps")
     typer.echo(f"frames:      {meta.frame_count}")
     typer.echo(f"duration:    {meta.duration_s:.3f} s")
     typer.echo(f"codec:       {meta.codec}")

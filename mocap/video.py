@@ -105,6 +105,11 @@ def _packet_times_s(path: Path) -> np.ndarray:
     return (pts - start).astype(np.float64) * time_base.numerator / time_base.denominator
 
 
+def frame_times_s(path: Path) -> np.ndarray:
+    """(N,) presentation time in seconds of every frame of a video, relative to its start."""
+    return _packet_times_s(Path(path)).copy()
+
+
 def _rotation_cw_from_frame(frame: Any, stream: Any) -> int:
     """Clockwise display rotation in {0, 90, 180, 270} from a decoded frame or the stream tag."""
     ccw = getattr(frame, "rotation", 0) or 0
@@ -296,7 +301,7 @@ class VideoWriter:
     variable-frame-rate source stays frame-accurate. Width and height must be even.
     `preset` is x264's speed preset ("veryfast": about 2x the speed of "medium" at a larger
     file). The file appears at `path` only when the context exits without an error
-    (mocap.export.atomic); raises ExportError when it cannot be written.
+    (mocap.atomic); raises ExportError when it cannot be written.
     """
 
     TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for 23.976/25/29.97/30/60 fps
@@ -319,7 +324,7 @@ class VideoWriter:
         import av
 
         from mocap.errors import ExportError
-        from mocap.export.atomic import atomic_path
+        from mocap.atomic import atomic_path
 
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()

@@ -8,7 +8,7 @@
 a preset name, or None for mixamo) names the bones (mocap/presets.py). Blender is reached
 through mocap.export.blender: bpy in-process when importable, else a Blender executable
 (`blender_exe`, else `blender` on PATH; tested with 5.0.1 as bpy and 3.4.1 as executable).
-Writes are atomic (mocap.export.atomic). The choices below are proven by tests/test_fbx_glb.py
+Writes are atomic (mocap.atomic). The choices below are proven by tests/test_fbx_glb.py
 (Blender's importers, assimp, three.js).
 
 What the files contain
@@ -58,12 +58,11 @@ import numpy as np
 
 from mocap.data import Motion
 from mocap.errors import ExportError
-from mocap.export.atomic import atomic_path
+from mocap.atomic import atomic_path
 from mocap.export.blender import export_scene
 from mocap.export.scene import scene_from_motion
 from mocap.presets import Preset, resolve_preset
 
-FORMATS = ("fbx", "glb", "usd")
 USD_SUFFIXES = (".usdc", ".usda")
 
 

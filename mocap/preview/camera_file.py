@@ -27,7 +27,7 @@ import numpy as np
 
 from mocap.camera import Camera, CameraPose
 from mocap.errors import FormatError, InputError
-from mocap.export.atomic import atomic_path
+from mocap.atomic import atomic_path
 
 CAMERA_FORMAT = "mocap-camera/1"
 

@@ -26,7 +26,7 @@ def load_preview_motion(motion_path: Path, camera_file: CameraFile) -> PreviewMo
     """
     from mocap.bvh import read_bvh
     from mocap.presets import load_preset
-    from mocap.solve.sidecar import read_contacts
+    from mocap.export.contacts_json import read_contacts
 
     motion_path = Path(motion_path)
     if not motion_path.is_file():

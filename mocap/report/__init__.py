@@ -16,7 +16,7 @@ needs no network and no other file:
 
 An inline script (no library) records on <body> how many plots loaded (data-plots,
 data-plots-loaded) and any script or resource error (data-errors), which the test reads
-in headless Chromium. Written atomically (mocap.export.atomic).
+in headless Chromium. Written atomically (mocap.atomic).
 """
 
 from __future__ import annotations
@@ -77,9 +77,12 @@ def part_visibility(tracks) -> dict[str, np.ndarray]:  # noqa: ANN001 - Landmark
 
 
 def notes(result: ConvertResult) -> list[str]:
-    """The warnings to show: the conversion's own (result.warnings), then what the report
-    finds in the data (frames without a person, body parts unseen, a variable frame rate)."""
+    """The warnings to show: the conversion's own (result.warnings, and the resampling of a
+    variable frame rate, result.retiming), then what the report finds in the data (frames
+    without a person, body parts unseen)."""
     out = list(result.warnings)
+    if result.retiming is not None:
+        out.append(result.retiming.describe())
     tracks = result.tracks
     if result.gaps:
         n = sum(b - a + 1 for a, b in result.gaps)
@@ -95,7 +98,7 @@ def notes(result: ConvertResult) -> list[str]:
                 first = float(tracks.times_s[np.argmax(unseen)])
                 out.append(f"The {part} is unseen (out of the image or hidden) in {100 * share:.0f}% of the "
                            f"frames with a person, first at {first:.2f} s: its motion there is a guess.")
-    if result.video.variable_frame_rate and not any("frame rate" in w for w in out):
+    if result.video.variable_frame_rate and not any("frame rate" in w for w in out):  # not resampled
         out.append(f"The video has a variable frame rate (about {result.video.fps:.2f} fps on average).")
     return out
 
@@ -223,7 +226,7 @@ def write_report(result: ConvertResult, path: str | os.PathLike[str], title: str
 
     Raises ExportError when the file cannot be written.
     """
-    from mocap.export.atomic import atomic_path
+    from mocap.atomic import atomic_path
 
     path = Path(path)
     text = build_report(result, title)
@@ -235,7 +238,7 @@ def write_report(result: ConvertResult, path: str | os.PathLike[str], title: str
 def write_index(entries: Sequence[IndexEntry], path: str | os.PathLike[str], title: str = "mocap batch") -> Path:
     """An index page for a batch: one row per job linking its report (relative links), with
     its status and thumbnail. Written atomically; returns the path."""
-    from mocap.export.atomic import atomic_path
+    from mocap.atomic import atomic_path
 
     esc = html.escape
     path = Path(path)
