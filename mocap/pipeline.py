@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks
 from mocap.timeseries import runs
-from mocap.solve import MotionConfig, solve_full
+from mocap.solve import MotionConfig, SolveResult, solve_full
 from mocap.timeline import Retiming, to_constant_rate
 
 FORMATS = ("bvh", "fbx", "glb", "usd", "usda")
@@ -50,6 +50,10 @@ class ConvertOptions:
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
     fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
+    camera_sidecar: bool = True  # write <stem>.camera.json (the solver's camera, for `mocap preview`)
+    preview: bool = False  # write <stem>.preview.mp4: skeleton over the video beside a 3D view
+    preview_height_px: int = 720
+    report_path: Path | None = None  # write this self-contained HTML report (mocap.report)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,14 @@ class ConvertResult:
     height_m: float
     timings_s: dict[str, float] = field(default_factory=dict)
     retiming: Retiming | None = None  # set when frames were resampled to a constant rate
+    # What the preview and the report look at (mocap.report.write_report takes a ConvertResult).
+    tracks: LandmarkTracks | None = None  # as detected (on the output's constant rate), before smoothing
+    smoothed: LandmarkTracks | None = None  # as solved
+    solve: SolveResult | None = None
+    camera: Camera | None = None
+    warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
+    preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
+    options: ConvertOptions | None = None  # what the conversion was asked to do
 
     @property
     def detection_rate(self) -> float:
@@ -137,6 +149,20 @@ def motion_from_tracks(
     camera_for(tracks, options, info).
     """
     tracks, _ = to_constant_rate(tracks, options.fps)
+    _, result, _ = solve_take(tracks, options, name, info, camera)
+    return result.motion, result.fitted.height_m
+
+
+def solve_take(
+    tracks: LandmarkTracks,
+    options: ConvertOptions,
+    name: str = "",
+    info: VideoInfo | None = None,
+    camera: Camera | None = None,
+) -> tuple[LandmarkTracks, SolveResult, Camera]:
+    """Smooth and solve, keeping what the preview and report need: (smoothed tracks, the
+    solver's full result, the camera it used). Raises NoPersonError when too few frames
+    have a person. `tracks` must be on a constant rate already (mocap.timeline)."""
     n_detected = int(tracks.detected.sum())
     if n_detected < max(2, MIN_DETECTION_RATE * tracks.n_frames):
         raise NoPersonError(
@@ -145,8 +171,7 @@ def motion_from_tracks(
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera or camera_for(tracks, options, info)
     cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
-    result = solve_full(smoothed, camera, cfg, name=name)
-    return result.motion, result.fitted.height_m
+    return smoothed, solve_full(smoothed, camera, cfg, name=name), camera
 
 
 def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | None = None) -> None:
@@ -172,10 +197,15 @@ def contacts_path(paths: dict[str, Path]) -> Path:
 
 
 def write_outputs(
-    motion: Motion, paths: dict[str, Path], options: ConvertOptions, contacts: Path | None = None
+    motion: Motion,
+    paths: dict[str, Path],
+    options: ConvertOptions,
+    contacts: Path | None = None,
+    camera: tuple[Path, object] | None = None,
 ) -> dict[str, Path]:
-    """Write every requested format with the rig preset's bone names, and the contacts
-    sidecar to `contacts` when given and the motion has contacts.
+    """Write every requested format with the rig preset's bone names, the contacts
+    sidecar to `contacts` when given and the motion has contacts, and the camera sidecar
+    when `camera` = (path, mocap.preview.CameraFile) is given.
 
     All files are committed together or none is (mocap.atomic.atomic_paths): on any
     failure (a folder in the way, permission denied, disk full, Blender's exporter) no file
@@ -192,6 +222,8 @@ def write_outputs(
     targets = dict(paths)
     if contacts is not None and motion.contacts is not None:
         targets["contacts"] = Path(contacts)
+    if camera is not None:
+        targets["camera"] = Path(camera[0])
     with atomic_paths(targets) as staged:
         for fmt, path in staged.items():
             if fmt == "bvh":
@@ -204,6 +236,10 @@ def write_outputs(
 
                 writer = {"fbx": write_fbx, "glb": write_glb}.get(fmt, write_usd)
                 writer(motion, path, preset, blender_exe=options.blender_exe)
+            elif fmt == "camera":
+                from mocap.preview.camera_file import write_camera_file
+
+                write_camera_file(path, camera[1])
             else:  # the contacts sidecar
                 from mocap.export.contacts_json import write_contacts
 
@@ -228,20 +264,50 @@ def convert(
     timings["detect"] = time.perf_counter() - t0
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
-    motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
+    smoothed, solved, camera = solve_take(tracks, options, name=video.stem, info=info)
+    motion = solved.motion
     timings["solve"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     sidecar = contacts_path(paths) if options.contacts_sidecar else None
-    outputs = write_outputs(motion, paths, options, contacts=sidecar)
+    camera_file = None
+    if options.camera_sidecar and solved.camera_pose is not None:
+        from mocap.preview.camera_file import CameraFile, camera_file_path
+
+        camera_file = (camera_file_path(next(iter(paths.values()))),
+                       CameraFile(camera, solved.camera_pose, motion.fps, motion.n_frames, motion.start_time_s,
+                                  options.rig, video.name, options.units, info.content_hash))
+    outputs = write_outputs(motion, paths, options, contacts=sidecar, camera=camera_file)
+    first = next(iter(paths.values()))
     timings["write"] = time.perf_counter() - t2
-    return ConvertResult(
+    result = ConvertResult(
         video=info,
         motion=motion,
         outputs=outputs,
         n_frames=tracks.n_frames,
         n_detected=int(np.sum(tracks.detected)),
         gaps=tuple((g.first, g.last) for g in runs(~tracks.detected)),
-        height_m=height_m,
+        height_m=solved.fitted.height_m,
         timings_s=timings,
         retiming=retiming,
+        tracks=tracks,
+        smoothed=smoothed,
+        solve=solved,
+        camera=camera,
+        options=options,
     )
+    if options.preview and solved.camera_pose is not None:
+        from mocap.preview.render import PreviewMotion, render_preview
+
+        t3 = time.perf_counter()
+        preview = render_preview(info, PreviewMotion.from_motion(motion), camera, solved.camera_pose,
+                                 first.with_name(f"{first.stem}.preview.mp4"), height_px=options.preview_height_px)
+        timings["preview"] = time.perf_counter() - t3
+        result = replace(result, outputs={**outputs, "preview": preview.path}, preview=preview)
+    if options.report_path is not None:
+        from mocap.report import write_report
+
+        t4 = time.perf_counter()
+        report = write_report(result, options.report_path)
+        timings["report"] = time.perf_counter() - t4
+        result = replace(result, outputs={**result.outputs, "report": report})
+    return result
