@@ -95,6 +95,18 @@ def parse_rig(text: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
+def parse_person_option(text: str | None) -> str | None:
+    from mocap.detect.people import parse_person
+
+    if text is None:
+        return None
+    try:
+        parse_person(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return text
+
+
 def parse_rotation_order(text: str) -> str:
     order = text.strip().upper()
     if sorted(order) != ["X", "Y", "Z"]:
@@ -160,6 +172,14 @@ def convert(
     report: Annotated[
         Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
     ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            help="Whom to follow when several people are in view: largest (default), centre, left, right, "
+            "or X,Y (pixels) of a point on the person in the first frame.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
@@ -186,6 +206,7 @@ def convert(
         fov_deg=fov,
         contacts_sidecar=contacts,
         fps=fps,
+        person=parse_person_option(person),
         preview=preview,
         report_path=report,
     )

@@ -78,6 +78,8 @@ class LandmarkTracks:
     visibility: np.ndarray  # (T, L) in [0, 1]; 0 where unseen
     detected: np.ndarray  # (T,) bool: a person was found in this frame
     source: str = ""  # e.g. "mediapipe-0.10.21/blazepose-full"
+    people_in_view: np.ndarray | None = None  # (T,) int: people counted in the frame; -1 where not counted
+    identity_lost: np.ndarray | None = None  # (T,) bool: pose rejected, not the person followed (mocap.detect.people)
 
     @property
     def n_frames(self) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
 from mocap.choices import FootLock, RootMotion
 from mocap.data import LandmarkTracks, Motion, VideoInfo
-from mocap.errors import MocapError, NoPersonError
+from mocap.errors import InputError, MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks
 from mocap.timeseries import runs
 from mocap.solve import MotionConfig, SolveResult, solve_full
@@ -50,6 +50,7 @@ class ConvertOptions:
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
     fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
+    person: str | None = None  # whom to follow: largest | centre | left | right | "X,Y" px (mocap.detect.people)
     camera_sidecar: bool = True  # write <stem>.camera.json (the solver's camera, for `mocap preview`)
     preview: bool = False  # write <stem>.preview.mp4: skeleton over the video beside a 3D view
     preview_height_px: int = 720
@@ -67,6 +68,8 @@ class ConvertResult:
     height_m: float
     timings_s: dict[str, float] = field(default_factory=dict)
     retiming: Retiming | None = None  # set when frames were resampled to a constant rate
+    people_max: int = 1  # most people counted in one frame (mocap.detect.people)
+    identity_lost: tuple[tuple[int, int], ...] = ()  # frame ranges rejected as another person
     # What the preview and the report look at (mocap.report.write_report takes a ConvertResult).
     tracks: LandmarkTracks | None = None  # as detected (on the output's constant rate), before smoothing
     smoothed: LandmarkTracks | None = None  # as solved
@@ -75,6 +78,10 @@ class ConvertResult:
     warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
     preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
     options: ConvertOptions | None = None  # what the conversion was asked to do
+
+    @property
+    def several_people(self) -> bool:
+        return self.people_max > 1
 
     @property
     def detection_rate(self) -> float:
@@ -110,8 +117,15 @@ def probe_and_detect(
     info = probe_video(video)
     if on_info is not None:
         on_info(info, count_frames_in_range(info, options.start_s, options.end_s))
+    from mocap.detect.people import parse_person
+
+    try:
+        person = parse_person(options.person) if options.person else None
+    except ValueError as exc:
+        raise InputError(f"--person {exc}") from exc
     tracks = detect_cached(
         info,
+        person=person,
         start_s=options.start_s,
         end_s=options.end_s,
         model=options.model,
@@ -289,6 +303,10 @@ def convert(
         height_m=solved.fitted.height_m,
         timings_s=timings,
         retiming=retiming,
+        people_max=int(np.max(tracks.people_in_view, initial=1)) if tracks.people_in_view is not None else 1,
+        identity_lost=tuple(
+            (r.first, r.last) for r in runs(np.asarray(tracks.identity_lost, bool))
+        ) if tracks.identity_lost is not None else (),
         tracks=tracks,
         smoothed=smoothed,
         solve=solved,

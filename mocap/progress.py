@@ -85,6 +85,15 @@ def print_summary(result) -> None:
         table.add_row("gaps", f"{len(result.gaps)} without a person (frames {spans}{more}); pose held/filled")
     else:
         table.add_row("gaps", "none")
+    if result.several_people:
+        table.add_row(
+            "people",
+            f"warning: up to {result.people_max} people in view; one was followed "
+            "(choose with --person largest|centre|left|right|X,Y)",
+        )
+    if result.identity_lost:
+        spans = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in result.identity_lost[:8])
+        table.add_row("identity", f"frames {spans}: the pose was another person's; dropped and filled")
     table.add_row("performer", f"{result.height_m:.2f} m tall")
     console.print(table)
     for fmt, path in result.outputs.items():  # whole paths on one line each, for copy and paste

@@ -125,8 +125,15 @@ def resample_tracks(tracks: LandmarkTracks, fps: float) -> LandmarkTracks:
     world[~found] = np.nan
     vis[~found] = 0.0
     nearest = np.where(w_right < 0.5, left, right)
+    extras = {}
+    if tracks.people_in_view is not None:
+        extras["people_in_view"] = np.asarray(tracks.people_in_view)[nearest]
+    if tracks.identity_lost is not None:
+        lost = np.asarray(tracks.identity_lost, bool)
+        extras["identity_lost"] = np.where(on_left, lost[left], np.where(on_right, lost[right], lost[left] | lost[right]))
     return replace(
         tracks,
+        **extras,
         fps=float(fps),
         times_s=grid,
         frame_indices=np.asarray(tracks.frame_indices)[nearest],

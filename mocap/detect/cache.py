@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from mocap.data import LandmarkTracks, VideoInfo
+from mocap.detect.people import PersonChoice
 from mocap.errors import ExportError, FormatError
 
 _log = logging.getLogger(__name__)
 
 # Bump when detect_landmarks' output changes meaning (conversion, options, layout).
-DETECT_FORMAT_VERSION = 1
+DETECT_FORMAT_VERSION = 2  # 2: people census, identity guard, person choice
 _FLOAT_ARRAYS = {"times_s": np.float64, "image_xy_px": np.float64, "world_m": np.float32, "visibility": np.float32}
 
 
@@ -41,10 +42,13 @@ def _norm_range(start_s: float | None, end_s: float | None) -> tuple[float | Non
     return start, end
 
 
-def cache_key(info: VideoInfo, start_s: float | None, end_s: float | None, model: str, mp_version: str) -> str:
-    """A hex digest naming one detection result."""
+def cache_key(
+    info: VideoInfo, start_s: float | None, end_s: float | None, model: str, mp_version: str, person: str = ""
+) -> str:
+    """A hex digest naming one detection result (`person`: PersonChoice.key(), "" for the default)."""
     start, end = _norm_range(start_s, end_s)
     fields = {
+        "person": person,
         "video": info.content_hash,
         "model": model,
         "mediapipe": mp_version,
@@ -77,6 +81,10 @@ def write_tracks(tracks: LandmarkTracks, path: Path) -> Path:
     }
     for name, dtype in _FLOAT_ARRAYS.items():
         arrays[name] = np.asarray(getattr(tracks, name), dtype=dtype)
+    if tracks.people_in_view is not None:
+        arrays["people_in_view"] = np.asarray(tracks.people_in_view, dtype=np.int64)
+    if tracks.identity_lost is not None:
+        arrays["identity_lost"] = np.asarray(tracks.identity_lost, dtype=bool)
     buffer = io.BytesIO()  # built in memory: a failed file write cannot leave a half-closed zip behind
     np.savez(buffer, **arrays)
     with atomic_path(path) as tmp:
@@ -102,6 +110,8 @@ def read_tracks(path: Path) -> LandmarkTracks:
                 image_size_px=tuple(int(v) for v in data["image_size_px"]),  # type: ignore[arg-type]
                 detected=np.asarray(data["detected"], dtype=bool),
                 source=str(data["source"]),
+                people_in_view=np.asarray(data["people_in_view"], dtype=np.int64) if "people_in_view" in data else None,
+                identity_lost=np.asarray(data["identity_lost"], dtype=bool) if "identity_lost" in data else None,
                 **floats,
             )
     except FormatError:
@@ -137,8 +147,12 @@ def detect_cached(
     cache_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
     use_cache: bool = True,
+    person: PersonChoice | None = None,
 ) -> LandmarkTracks:
     """Landmarks for frames [start_s, end_s) of a video, from the cache or by detection.
+
+    `person` chooses whom to follow when several people are in view (mocap.detect.people;
+    None: the largest, and only when there are several).
 
     On a hit `progress(n_frames)` is called once; otherwise detect_landmarks reports per
     frame and the result is stored. use_cache=False neither reads nor writes the cache.
@@ -152,7 +166,7 @@ def detect_cached(
     if use_cache:
         if not info.content_hash:
             raise ValueError("VideoInfo.content_hash is empty; probe the video with probe_video()")
-        key = cache_key(info, start_s, end_s, model, mediapipe_version())
+        key = cache_key(info, start_s, end_s, model, mediapipe_version(), person.key() if person else "")
         path = cache_path(cache_dir or default_cache_dir(), info, key, model)
         if path.is_file():
             try:
@@ -164,7 +178,7 @@ def detect_cached(
                     progress(tracks.n_frames)
                 return tracks
     start, end = _norm_range(start_s, end_s)
-    tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress)
+    tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress, person=person)
     if path is not None:
         try:
             write_tracks(tracks, path)

@@ -25,6 +25,7 @@ import numpy as np
 
 from mocap import native_output
 from mocap.data import BLAZEPOSE_NAMES, Frame, LandmarkTracks, VideoInfo
+from mocap.detect import people
 from mocap.errors import DetectionError, ExportError
 
 MODEL_COMPLEXITY: dict[str, int] = {"lite": 0, "full": 1, "heavy": 2}
@@ -97,6 +98,35 @@ def _empty_tracks(info: VideoInfo, n: int) -> dict[str, np.ndarray]:
     }
 
 
+def _pose_from(result, offset_px: tuple[float, float], size_px: tuple[int, int]):
+    """(image (L, 2) px in the full frame, world (L, 3) internal, visibility (L,)) of a graph
+    result on an image of size_px placed at offset_px in the frame; None when no pose."""
+    if result.pose_landmarks is None or result.pose_world_landmarks is None:
+        return None
+    img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
+    wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+    xy = img[:, :2] * size_px + offset_px - 0.5  # pixel centres at integers
+    return xy, wld * _MP_TO_INTERNAL, np.clip(img[:, 2], 0.0, 1.0)
+
+
+def census(static_graph, rgb: np.ndarray, max_people: int = people.MAX_PEOPLE) -> list[np.ndarray]:
+    """Boxes (x0, y0, x1, y1 px) of the people in an (H, W, 3) frame: BlazePose's detector and
+    landmarks in single-image mode, the person found painted out, again (at most max_people)."""
+    height, width = rgb.shape[:2]
+    image = rgb
+    boxes: list[np.ndarray] = []
+    for _ in range(max_people):
+        pose = _pose_from(static_graph.process(image), (0.0, 0.0), (width, height))
+        if pose is None:
+            break
+        box = people.box_from_landmarks(pose[0], pose[2], (width, height))
+        if box is None or any(people.iou(box, b) > 0.5 for b in boxes):
+            break
+        boxes.append(box)
+        image = people.paint_out(rgb, boxes)
+    return boxes
+
+
 def detect_landmarks(
     info: VideoInfo,
     frames: Iterable[Frame],
@@ -104,14 +134,23 @@ def detect_landmarks(
     progress: Callable[[int], None] | None = None,
     *,
     mediapipe_smoothing: bool = False,
+    person: people.PersonChoice | None = None,
 ) -> LandmarkTracks:
     """Run BlazePose on every frame; one output row per input frame, none dropped.
 
     Returns LandmarkTracks with T = number of frames and L = 33 (BLAZEPOSE_NAMES):
     image_xy_px (T, L, 2) = (x*W, y*H) of MediaPipe's normalised landmarks on the
     displayed frame; world_m (T, L, 3) metres in the internal frame (x, -y, -z of
-    MediaPipe's world landmarks); visibility (T, L); detected (T,). Undetected frames
-    have NaN positions and visibility 0. `progress(1)` is called after each frame.
+    MediaPipe's world landmarks); visibility (T, L); detected (T,); people_in_view (T,)
+    (-1 between counts) and identity_lost (T,). Undetected frames have NaN positions and
+    visibility 0. `progress(1)` is called after each frame.
+
+    One person is followed (mocap.detect.people): the people in view are counted every
+    CENSUS_INTERVAL_S; with several (or with `person` given) the one `person` picks
+    (default: the largest) is followed in a crop around its box with the others painted
+    out; a pose that cannot be the same person as the frame before is rejected (the frame
+    stays undetected, identity_lost True) and tracking restarts inside the person's box.
+    With one person and no `person`, frames go to BlazePose whole, as they are.
     `mediapipe_smoothing=True` turns MediaPipe's own 30-fps landmark filter back on; it
     exists only to reproduce reference outputs made with MediaPipe's defaults.
     Raises DetectionError if the model cannot be loaded or the graph fails.
@@ -123,55 +162,107 @@ def detect_landmarks(
     except ImportError as exc:
         raise DetectionError(f"mediapipe cannot be imported ({exc})") from exc
 
-    times: list[float] = []
-    indices: list[int] = []
-    image_rows: list[np.ndarray] = []
-    world_rows: list[np.ndarray] = []
-    vis_rows: list[np.ndarray] = []
-    found: list[bool] = []
-    nan_xy = np.full((N_LANDMARKS, 2), np.nan)
-    nan_xyz = np.full((N_LANDMARKS, 3), np.nan)
-    zero_vis = np.zeros(N_LANDMARKS)
-    # Native start-up chatter lasts until the first pose has gone through the graph.
-    quiet = contextlib.ExitStack()
-    quiet.enter_context(native_output.silenced(2))
-    try:
+    def new_graph(static: bool):
         try:
-            graph = mp_pose.Pose(
-                static_image_mode=False,
+            return mp_pose.Pose(
+                static_image_mode=static,
                 model_complexity=MODEL_COMPLEXITY[model],
-                smooth_landmarks=mediapipe_smoothing,
+                smooth_landmarks=mediapipe_smoothing and not static,
                 enable_segmentation=False,
                 min_detection_confidence=0.5,
                 min_tracking_confidence=0.5,
             )
         except (RuntimeError, OSError, ValueError) as exc:
             raise DetectionError(f"cannot start the MediaPipe pose graph for model {model!r}: {exc}") from exc
-        with graph:
-            for frame in frames:
-                height, width = frame.rgb.shape[:2]
-                try:
-                    result = graph.process(frame.rgb)
-                except RuntimeError as exc:
-                    raise DetectionError(f"{info.path}: MediaPipe failed on frame {frame.index}: {exc}") from exc
-                times.append(frame.time_s)
-                indices.append(frame.index)
-                if result.pose_landmarks is None or result.pose_world_landmarks is None:
-                    image_rows.append(nan_xy)
-                    world_rows.append(nan_xyz)
-                    vis_rows.append(zero_vis)
-                    found.append(False)
+
+    times: list[float] = []
+    indices: list[int] = []
+    image_rows: list[np.ndarray] = []
+    world_rows: list[np.ndarray] = []
+    vis_rows: list[np.ndarray] = []
+    found: list[bool] = []
+    counted: list[int] = []
+    lost: list[bool] = []
+    nan_xy = np.full((N_LANDMARKS, 2), np.nan)
+    nan_xyz = np.full((N_LANDMARKS, 3), np.nan)
+    zero_vis = np.zeros(N_LANDMARKS)
+    size = (int(info.width_px), int(info.height_px))
+    # Native start-up chatter lasts until the first pose has gone through the graph.
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(native_output.silenced(2))
+    graphs = contextlib.ExitStack()
+    follow = None  # the video graph fed with crops around the followed person
+    try:
+        whole = graphs.enter_context(new_graph(static=False))
+        static = graphs.enter_context(new_graph(static=True))
+        target: np.ndarray | None = None  # the followed person's box (None: whole frames)
+        others: list[np.ndarray] = []  # the other people of the last census
+        keep: np.ndarray | None = None  # the followed person's box in the last census
+        prev: tuple[np.ndarray, float] | None = None  # last accepted pose (L, 2) and its time
+        next_census_s = -np.inf
+        for frame in frames:
+            height, width = frame.rgb.shape[:2]
+            n_people = -1
+            try:
+                if frame.time_s >= next_census_s - 1e-6:
+                    boxes = census(static, frame.rgb)
+                    n_people = len(boxes)
+                    next_census_s = frame.time_s + people.CENSUS_INTERVAL_S
+                    if target is None and boxes and (len(boxes) > 1 or person is not None):
+                        if prev is None:  # nobody followed yet: the rule picks
+                            target = boxes[people.choose(boxes, person or people.PersonChoice(), (width, height))]
+                        else:  # keep following the person followed so far
+                            target = people.box_from_landmarks(prev[0], np.ones(N_LANDMARKS), (width, height))
+                    if target is not None and boxes:
+                        mine = int(np.argmax([people.iou(b, target) for b in boxes]))
+                        others = [b for i, b in enumerate(boxes) if i != mine]
+                        keep = boxes[mine]  # the census' own box: the followed person alone
+                    if len(boxes) > 1:
+                        next_census_s = frame.time_s + people.CENSUS_INTERVAL_CROWD_S
+                if target is None:
+                    pose = _pose_from(whole.process(frame.rgb), (0.0, 0.0), (width, height))
                 else:
-                    img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
-                    wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
-                    image_rows.append(img[:, :2] * (width, height) - 0.5)  # pixel centres at integers
-                    world_rows.append(wld * _MP_TO_INTERNAL)
-                    vis_rows.append(np.clip(img[:, 2], 0.0, 1.0))
-                    found.append(True)
-                quiet.close()  # start-up chatter is over once a pose went through
-                if progress is not None:
-                    progress(1)
+                    if follow is None:
+                        follow = new_graph(static=False)
+                    x0, y0, x1, y1 = people.crop_region(target, (width, height))
+                    crop = people.paint_out(frame.rgb, others, keep=keep)[y0:y1, x0:x1]
+                    pose = _pose_from(follow.process(np.ascontiguousarray(crop)), (x0, y0), (x1 - x0, y1 - y0))
+            except RuntimeError as exc:
+                raise DetectionError(f"{info.path}: MediaPipe failed on frame {frame.index}: {exc}") from exc
+            rejected = False
+            if pose is not None and prev is not None:
+                if not people.same_person(prev[0], pose[0], BLAZEPOSE_NAMES, frame.time_s - prev[1]):
+                    rejected, pose = True, None
+                    if target is None:  # the whole-frame tracker jumped: follow the last box from now on
+                        target = people.box_from_landmarks(prev[0], np.ones(N_LANDMARKS), (width, height))
+                    if follow is not None:  # start afresh inside the box
+                        follow.close()
+                    follow = new_graph(static=False)
+            times.append(frame.time_s)
+            indices.append(frame.index)
+            counted.append(n_people)
+            lost.append(rejected)
+            if pose is None:
+                image_rows.append(nan_xy)
+                world_rows.append(nan_xyz)
+                vis_rows.append(zero_vis)
+                found.append(False)
+            else:
+                image_rows.append(pose[0])
+                world_rows.append(pose[1])
+                vis_rows.append(pose[2])
+                found.append(True)
+                prev = (pose[0], frame.time_s)
+                box = people.box_from_landmarks(pose[0], pose[2], (width, height))
+                if target is not None and box is not None:
+                    target = box
+            quiet.close()  # start-up chatter is over once a pose went through
+            if progress is not None:
+                progress(1)
     finally:
+        if follow is not None:
+            follow.close()
+        graphs.close()
         quiet.close()
 
     n = len(times)
@@ -186,7 +277,9 @@ def detect_landmarks(
         fps=float(info.fps),
         times_s=np.asarray(times, dtype=np.float64),
         frame_indices=np.asarray(indices, dtype=np.int64),
-        image_size_px=(int(info.width_px), int(info.height_px)),
+        image_size_px=size,
         source=f"mediapipe-{mediapipe_version()}/blazepose-{model}" + ("+mp-smoothing" if mediapipe_smoothing else ""),
+        people_in_view=np.asarray(counted, dtype=np.int64),
+        identity_lost=np.asarray(lost, dtype=bool),
         **arrays,
     )

@@ -1,0 +1,155 @@
+"""Several people in view: whom to follow, and checks that the followed person stays one person.
+
+Pure numpy (no mediapipe): boxes, the `--person` rule, crops and the identity guard used by
+mocap.detect.mediapipe_pose. Boxes are (x0, y0, x1, y1) in pixels of the displayed frame.
+
+BlazePose follows one person: in video mode it looks for the next pose where the last one
+was, so when two people cross or touch, its region of interest can slide from one to the
+other, or take limbs from both. mocap therefore
+1. counts the people in view a few times per second (`census`): BlazePose's own detector on
+   the frame, the found person painted out, again, up to MAX_PEOPLE;
+2. when there are several (or `--person` is given), picks one by a rule and follows that
+   person's box: each frame is cropped around the box of the previous frame (CROP_SCALE
+   times its size) with the other people of the last census painted out (all but the
+   followed person's own census box), so the pose model sees one person; with several
+   people the census runs every CENSUS_INTERVAL_CROWD_S;
+3. rejects a frame whose pose is not the same person as the frame before (`same_person`):
+   its torso jumps by more than MAX_TORSO_JUMP torso lengths, or its torso length changes by
+   more than a factor MAX_TORSO_SCALE, within one frame at 30 fps. Such frames are left
+   undetected (filled and reported as gaps, never a pose made of two people), and the
+   tracker starts afresh inside the followed person's box.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_PEOPLE = 4  # people counted per census
+CENSUS_INTERVAL_S = 0.5  # how often the people in view are counted
+CENSUS_INTERVAL_CROWD_S = 0.2  # ... while several are: the others' boxes must stay current
+CROP_SCALE = 1.6  # crop side / box side when following one person
+MIN_VISIBILITY = 0.5  # landmarks that make a person's box
+MAX_TORSO_JUMP = 0.5  # torso lengths per frame at 30 fps (a person's torso moves < 0.1)
+MAX_TORSO_SCALE = 1.5  # torso length ratio between consecutive frames
+RULES = ("largest", "centre", "left", "right")
+_TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+
+
+@dataclass(frozen=True)
+class PersonChoice:
+    """Whom to follow: a rule (largest, centre, left, right) or the person at a point (px)
+    of the first frame counted."""
+
+    rule: str = "largest"
+    point_px: tuple[float, float] | None = None
+
+    def describe(self) -> str:
+        if self.point_px is not None:
+            return f"the person at ({self.point_px[0]:.0f}, {self.point_px[1]:.0f}) px"
+        return {"largest": "the largest person", "centre": "the person nearest the centre",
+                "left": "the leftmost person", "right": "the rightmost person"}[self.rule]
+
+    def key(self) -> str:
+        """A stable text for cache keys."""
+        return self.rule if self.point_px is None else f"{self.point_px[0]:g},{self.point_px[1]:g}"
+
+
+def parse_person(text: str) -> PersonChoice:
+    """'largest' | 'centre' (or 'center') | 'left' | 'right' | 'X,Y' (pixels). ValueError otherwise."""
+    key = text.strip().lower()
+    if key == "center":
+        key = "centre"
+    if key in RULES:
+        return PersonChoice(rule=key)
+    match = re.fullmatch(r"\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*", key)
+    if match:
+        return PersonChoice(rule="point", point_px=(float(match[1]), float(match[2])))
+    raise ValueError(f"{text!r}: use largest, centre, left, right or a point X,Y in pixels")
+
+
+def box_from_landmarks(xy_px: np.ndarray, visibility: np.ndarray, size_px: tuple[int, int]) -> np.ndarray | None:
+    """(4,) box around the visible landmarks (L, 2) of one pose, clipped to the image (W, H);
+    all landmarks when fewer than 4 are visible; None when the box is empty."""
+    seen = visibility >= MIN_VISIBILITY
+    pts = xy_px[seen] if seen.sum() >= 4 else xy_px
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) == 0:
+        return None
+    w, h = size_px
+    box = np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
+    box = np.clip(box, [0, 0, 0, 0], [w - 1, h - 1, w - 1, h - 1])
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def area(box: np.ndarray) -> float:
+    return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.array([max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])])
+    i = area(inter)
+    union = area(a) + area(b) - i
+    return i / union if union > 0 else 0.0
+
+
+def choose(boxes: list[np.ndarray], choice: PersonChoice, size_px: tuple[int, int]) -> int:
+    """Index of the box the rule picks (boxes non-empty)."""
+    centres = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in boxes])
+    if choice.point_px is not None:
+        p = np.asarray(choice.point_px)
+        inside = [i for i, b in enumerate(boxes) if b[0] <= p[0] <= b[2] and b[1] <= p[1] <= b[3]]
+        if inside:
+            return min(inside, key=lambda i: area(boxes[i]))
+        return int(np.argmin(np.linalg.norm(centres - p, axis=1)))
+    if choice.rule == "centre":
+        return int(np.argmin(np.linalg.norm(centres - np.asarray(size_px) / 2, axis=1)))
+    if choice.rule == "left":
+        return int(np.argmin(centres[:, 0]))
+    if choice.rule == "right":
+        return int(np.argmax(centres[:, 0]))
+    return int(np.argmax([area(b) for b in boxes]))
+
+
+def crop_region(box: np.ndarray, size_px: tuple[int, int], scale: float = CROP_SCALE) -> tuple[int, int, int, int]:
+    """Integer (x0, y0, x1, y1), exclusive end, of a square crop around `box`, `scale` times
+    its longer side, clipped to the image."""
+    w, h = size_px
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = max(box[2] - box[0], box[3] - box[1], 32.0) * scale / 2
+    x0, y0 = int(max(0, np.floor(cx - half))), int(max(0, np.floor(cy - half)))
+    x1, y1 = int(min(w, np.ceil(cx + half))), int(min(h, np.ceil(cy + half)))
+    return x0, y0, x1, y1
+
+
+def torso(xy_px: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, float]:
+    """Centre (2,) of shoulders and hips, and torso length (shoulder centre to hip centre), px."""
+    ls, rs, lh, rh = (xy_px[names.index(n)] for n in _TORSO)
+    shoulders, hips = (ls + rs) / 2, (lh + rh) / 2
+    return (shoulders + hips) / 2, float(np.linalg.norm(shoulders - hips))
+
+
+def same_person(prev_xy: np.ndarray, new_xy: np.ndarray, names: tuple[str, ...], dt_s: float) -> bool:
+    """Whether two consecutive poses (L, 2) can be one person: the torso moves less than
+    MAX_TORSO_JUMP torso lengths per 1/30 s and keeps its length within MAX_TORSO_SCALE."""
+    c0, l0 = torso(prev_xy, names)
+    c1, l1 = torso(new_xy, names)
+    if not (l0 > 0 and l1 > 0 and np.isfinite(c0).all() and np.isfinite(c1).all()):
+        return True
+    steps = max(dt_s * 30.0, 1.0)
+    jump = float(np.linalg.norm(c1 - c0)) / max(l0, l1)
+    return jump <= MAX_TORSO_JUMP * steps and max(l0, l1) / min(l0, l1) <= MAX_TORSO_SCALE ** steps
+
+
+def paint_out(rgb: np.ndarray, boxes: list[np.ndarray], keep: np.ndarray | None = None) -> np.ndarray:
+    """A copy of `rgb` with each box filled with mid grey, except the `keep` box's pixels."""
+    out = rgb.copy()
+    for b in boxes:
+        x0, y0, x1, y1 = (int(v) for v in (np.floor(b[0]), np.floor(b[1]), np.ceil(b[2]) + 1, np.ceil(b[3]) + 1))
+        out[max(0, y0):y1, max(0, x0):x1] = 127
+    if keep is not None:
+        x0, y0, x1, y1 = (int(v) for v in (np.floor(keep[0]), np.floor(keep[1]), np.ceil(keep[2]) + 1, np.ceil(keep[3]) + 1))
+        out[max(0, y0):y1, max(0, x0):x1] = rgb[max(0, y0):y1, max(0, x0):x1]
+    return out
