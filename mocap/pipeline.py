@@ -200,7 +200,7 @@ def convert(
 
         first = next(iter(paths.values()))
         outputs["contacts"] = write_contacts(
-            motion.contacts, first.with_name(f"{first.stem}.contacts.json"), motion.fps, motion.start_time_s
+            motion.contacts, first.with_name(f"{first.stem}.contacts.json"), motion.start_time_s
         )
     timings["write"] = time.perf_counter() - t2
     return ConvertResult(
