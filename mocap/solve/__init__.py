@@ -11,6 +11,8 @@ once, and lands in a field of the returned Solution (docs/motion-quality.md expl
     ground     = floor plane, levelling rotation           ground.fit_ground    -> Ground
     body       = rig fitted and posed on the levelled pose pose.solve_pose      -> BodyPose
                  (bone lengths, spine aim, rest offsets, rotations; one forward kinematics)
+    origin     = the hips' levelled start (x, z)           travel_origin        -> (3,)
+    camera_pose= the solver's camera in the motion's world camera_in_world      -> CameraPose
     placed     = root path per `root_motion`               place_root           -> (T, 3) root
     guess      = contacts by height alone                  contacts.detect_contacts -> FootContacts
     steadier   = root steered by those contacts            anchor.anchored_root -> (T, 3) root
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from mocap.camera import Camera
+from mocap.camera import Camera, CameraPose
 from mocap.choices import FootLock, RootMotion, parse_choice
 from mocap.data import FootContacts, LandmarkTracks, Motion
 from mocap.rig import RigTemplate, columns, load_rig
@@ -86,6 +88,7 @@ class Solution:
     root: CameraRoot
     ground: Ground
     body: BodyPose
+    camera_pose: CameraPose
     contacts: FootContacts
     motion: Motion
 
@@ -121,19 +124,29 @@ def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: s
     return PoseSolution(body, _motion(body, tracks, in_place_root(body), name))
 
 
-def place_root(
-    body: BodyPose, root: CameraRoot, ground: Ground, detected: np.ndarray, cfg: MotionConfig
-) -> np.ndarray:
+def travel_origin(root: CameraRoot, ground: Ground, detected: np.ndarray) -> np.ndarray:
+    """(3,) the hips in the levelled camera frame (Ground.apply) at the first frame with a
+    person; the motion's world puts its x and z at the origin."""
+    seen = np.flatnonzero(detected)
+    return ground.apply(root.path_m[seen[0] if len(seen) else 0])
+
+
+def camera_in_world(ground: Ground, origin: np.ndarray) -> CameraPose:
+    """The solver's camera in the motion's world, which is the levelled camera frame moved
+    so the hips start above the origin: p_world = R_level @ p_cam - (origin_x, floor height, origin_z)."""
+    return CameraPose.from_world_from_camera(ground.rotation, -np.array([origin[0], ground.height_m, origin[2]]))
+
+
+def place_root(body: BodyPose, root: CameraRoot, ground: Ground, origin: np.ndarray, cfg: MotionConfig) -> np.ndarray:
     """(T, 3) root path in the levelled world per cfg.root_motion; the hips start above the
-    origin (first frame with a person), travel toward the camera is +Z, to its right +X.
+    origin (travel_origin), travel toward the camera is +Z, to its right +X.
 
     full: the camera's path, its height settled so the lowest foot touches the floor
     (mocap.solve.anchor.settle_on_floor); horizontal: the camera's travel over the floor,
     height from the pose; off: the in-place root."""
     placed = in_place_root(body)
     travel = ground.apply(root.path_m)
-    seen = np.flatnonzero(detected)
-    start = travel[seen[0] if len(seen) else 0]
+    start = origin
     if cfg.root_motion is RootMotion.FULL:
         placed = travel - np.array([start[0], 0.0, start[2]])
         placed = settle_on_floor(placed, placed[:, 1] + body.lowest_foot_m(), body.fps, cfg.settle)
@@ -163,7 +176,9 @@ def solve_full(
     root = camera_root(pose, camera, cfg.root) if refined else first_root
     ground = fit_ground(columns(pose.names, pose.world_m + root.path_m[:, None, :]), pose.fps, rig, cfg.ground)
     body = solve_pose(replace(pose, world_m=ground.rotate(pose.world_m)), rig)
-    placed = place_root(body, root, ground, tracks.detected, cfg)
+    origin = travel_origin(root, ground, tracks.detected)
+    camera_pose = camera_in_world(ground, origin)
+    placed = place_root(body, root, ground, origin, cfg)
 
     paths = body.contact_paths_m()  # relative to the root
 
@@ -186,7 +201,8 @@ def solve_full(
         motion = lock_feet(motion, body.fitted, contacts, cfg.footlock)
     else:
         motion = replace(motion, contacts=contacts)
-    return Solution(first_root, refined, root, ground, body, contacts, motion)
+    return Solution(first_root, refined, root, ground, body, camera_pose, contacts, motion)
 
 
-__all__ = ["MotionConfig", "PoseSolution", "Solution", "in_place_root", "place_root", "solve_full", "solve_motion"]
+__all__ = ["MotionConfig", "PoseSolution", "Solution", "camera_in_world", "in_place_root", "place_root", "solve_full",
+           "solve_motion", "travel_origin"]

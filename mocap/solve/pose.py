@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mocap.data import LandmarkTracks
+from mocap.data import LandmarkTracks, Motion
 from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
 from mocap.rig import RigTemplate, point_positions, require
 from mocap.solve.fit import BoneLengths, FittedRig, fit_bone_lengths, fit_skeleton, foot_points
@@ -72,6 +72,13 @@ def contact_paths_m(fitted: FittedRig, positions_m: np.ndarray, world_xyzw: np.n
     return paths
 
 
+def motion_contact_paths_m(motion: Motion, fitted: FittedRig) -> dict[str, np.ndarray]:
+    """Contact point name -> (T, 3) world path of a Motion on `fitted`'s skeleton (its own
+    forward kinematics: for a motion after foot locking, or read back from a file)."""
+    positions, world_xyzw = global_transforms(motion.skeleton, motion.root_position_m, motion.rotations_xyzw)
+    return contact_paths_m(fitted, positions, world_xyzw)
+
+
 def aim_spine(
     rig: RigTemplate, lengths: BoneLengths, world: dict[str, Rotation], points: dict[str, np.ndarray]
 ) -> dict[str, Rotation]:
@@ -119,4 +126,4 @@ def solve_pose(tracks: LandmarkTracks, rig: RigTemplate) -> BodyPose:
     return BodyPose(fitted, local_q, positions, world_xyzw, points[rig.root_point], tracks.fps)
 
 
-__all__ = ["BodyPose", "aim_spine", "contact_paths_m", "solve_pose"]
+__all__ = ["BodyPose", "aim_spine", "contact_paths_m", "motion_contact_paths_m", "solve_pose"]
