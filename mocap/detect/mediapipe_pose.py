@@ -123,8 +123,8 @@ def census(static_graph, rgb: np.ndarray, max_people: int = people.MAX_PEOPLE) -
         if box is None or any(people.iou(box, b) > 0.5 for b in boxes):
             break
         boxes.append(box)
-        image = people.paint_out(rgb, boxes)
-    return boxes
+        image = people.paint_out(rgb, [people.padded(b, (width, height)) for b in boxes])
+    return people.plausible_people(boxes)
 
 
 def detect_landmarks(
@@ -147,8 +147,7 @@ def detect_landmarks(
 
     One person is followed (mocap.detect.people): the people in view are counted every
     CENSUS_INTERVAL_S; with several (or with `person` given) the one `person` picks
-    (default: the largest) is followed in a crop around its box with the others painted
-    out; a pose that cannot be the same person as the frame before is rejected (the frame
+    (default: the largest) is followed with the others painted out of every frame; a pose that cannot be the same person as the frame before is rejected (the frame
     stays undetected, identity_lost True) and tracking restarts inside the person's box.
     With one person and no `person`, frames go to BlazePose whole, as they are.
     `mediapipe_smoothing=True` turns MediaPipe's own 30-fps landmark filter back on; it
@@ -191,9 +190,9 @@ def detect_landmarks(
     quiet = contextlib.ExitStack()
     quiet.enter_context(native_output.silenced(2))
     graphs = contextlib.ExitStack()
-    follow = None  # the video graph fed with crops around the followed person
+    whole = None
     try:
-        whole = graphs.enter_context(new_graph(static=False))
+        whole = new_graph(static=False)
         static = graphs.enter_context(new_graph(static=True))
         target: np.ndarray | None = None  # the followed person's box (None: whole frames)
         others: list[np.ndarray] = []  # the other people of the last census
@@ -220,24 +219,22 @@ def detect_landmarks(
                     if len(boxes) > 1:
                         next_census_s = frame.time_s + people.CENSUS_INTERVAL_CROWD_S
                 if target is None:
-                    pose = _pose_from(whole.process(frame.rgb), (0.0, 0.0), (width, height))
-                else:
-                    if follow is None:
-                        follow = new_graph(static=False)
-                    x0, y0, x1, y1 = people.crop_region(target, (width, height))
-                    crop = people.paint_out(frame.rgb, others, keep=keep)[y0:y1, x0:x1]
-                    pose = _pose_from(follow.process(np.ascontiguousarray(crop)), (x0, y0), (x1 - x0, y1 - y0))
+                    image = frame.rgb
+                else:  # the same tracker, the other people painted out
+                    image = people.paint_out(frame.rgb, [people.padded(b, (width, height)) for b in others], keep=keep)
+                pose = _pose_from(whole.process(image), (0.0, 0.0), (width, height))
             except RuntimeError as exc:
                 raise DetectionError(f"{info.path}: MediaPipe failed on frame {frame.index}: {exc}") from exc
             rejected = False
             if pose is not None and prev is not None:
                 if not people.same_person(prev[0], pose[0], BLAZEPOSE_NAMES, frame.time_s - prev[1]):
                     rejected, pose = True, None
-                    if target is None:  # the whole-frame tracker jumped: follow the last box from now on
+                    if target is None:  # the tracker jumped: follow the last box from now on
                         target = people.box_from_landmarks(prev[0], np.ones(N_LANDMARKS), (width, height))
-                    if follow is not None:  # start afresh inside the box
-                        follow.close()
-                    follow = new_graph(static=False)
+                        keep = target
+                    whole.close()  # start afresh: the detector, with the others painted out
+                    whole = new_graph(static=False)
+                    next_census_s = -np.inf  # count again now: who is where, to paint the others out
             times.append(frame.time_s)
             indices.append(frame.index)
             counted.append(n_people)
@@ -260,8 +257,8 @@ def detect_landmarks(
             if progress is not None:
                 progress(1)
     finally:
-        if follow is not None:
-            follow.close()
+        if whole is not None:
+            whole.close()
         graphs.close()
         quiet.close()
 

@@ -1,18 +1,23 @@
 """Several people in view: whom to follow, and checks that the followed person stays one person.
 
-Pure numpy (no mediapipe): boxes, the `--person` rule, crops and the identity guard used by
+Pure numpy (no mediapipe): boxes, the `--person` rule, painting out and the identity guard used by
 mocap.detect.mediapipe_pose. Boxes are (x0, y0, x1, y1) in pixels of the displayed frame.
 
 BlazePose follows one person: in video mode it looks for the next pose where the last one
 was, so when two people cross or touch, its region of interest can slide from one to the
 other, or take limbs from both. mocap therefore
 1. counts the people in view a few times per second (`census`): BlazePose's own detector on
-   the frame, the found person painted out, again, up to MAX_PEOPLE;
+   the frame, the found person painted out (their box grown by CENSUS_PAD, so no head top or
+   hand is left to be found again), again, up to MAX_PEOPLE; boxes much smaller than the
+   tallest (MIN_HEIGHT_RATIO) are not counted (on the squats sample, a leftover strip of hair
+   was "found" as a 63x31 px person before the padding);
 2. when there are several (or `--person` is given), picks one by a rule and follows that
-   person's box: each frame is cropped around the box of the previous frame (CROP_SCALE
-   times its size) with the other people of the last census painted out (all but the
-   followed person's own census box), so the pose model sees one person; with several
-   people the census runs every CENSUS_INTERVAL_CROWD_S;
+   person: every frame goes to the same BlazePose tracker with the other people of the last
+   census painted out (all but the followed person's own census box), so the tracker can
+   neither slide onto another person nor borrow their limbs where they stand apart; with
+   several people the census runs every CENSUS_INTERVAL_CROWD_S. (Cropping around the
+   person instead was tried: a fresh detector in the crop of two people hugging on the
+   street clip picked a passer-by in the background.);
 3. rejects a frame whose pose is not the same person as the frame before (`same_person`):
    its torso jumps by more than MAX_TORSO_JUMP torso lengths, or its torso length changes by
    more than a factor MAX_TORSO_SCALE, within one frame at 30 fps. Such frames are left
@@ -30,10 +35,12 @@ import numpy as np
 MAX_PEOPLE = 4  # people counted per census
 CENSUS_INTERVAL_S = 0.5  # how often the people in view are counted
 CENSUS_INTERVAL_CROWD_S = 0.2  # ... while several are: the others' boxes must stay current
-CROP_SCALE = 1.6  # crop side / box side when following one person
 MIN_VISIBILITY = 0.5  # landmarks that make a person's box
 MAX_TORSO_JUMP = 0.5  # torso lengths per frame at 30 fps (a person's torso moves < 0.1)
 MAX_TORSO_SCALE = 1.5  # torso length ratio between consecutive frames
+CENSUS_PAD = 0.1  # a found person is painted out over their box grown by this share per side
+MIN_PERSON_PX = 24  # census boxes shorter than this are not counted as people
+MIN_HEIGHT_RATIO = 0.2  # ... nor those shorter than this share of the tallest person found
 RULES = ("largest", "centre", "left", "right")
 _TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 
@@ -84,6 +91,23 @@ def box_from_landmarks(xy_px: np.ndarray, visibility: np.ndarray, size_px: tuple
     return box if box[2] > box[0] and box[3] > box[1] else None
 
 
+def padded(box: np.ndarray, size_px: tuple[int, int], pad: float = CENSUS_PAD) -> np.ndarray:
+    """The box grown by `pad` of its height/width on every side, clipped to the image: a
+    landmark box stops at the landmarks, short of the top of the head and the finger tips."""
+    w, h = size_px
+    dx, dy = pad * (box[2] - box[0]), pad * (box[3] - box[1])
+    return np.clip(box + [-dx, -dy, dx, dy], [0, 0, 0, 0], [w - 1, h - 1, w - 1, h - 1])
+
+
+def plausible_people(boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """The census boxes that can be people beside the first (largest-ever) one: at least
+    MIN_PERSON_PX tall and MIN_HEIGHT_RATIO of the tallest box found."""
+    if not boxes:
+        return boxes
+    tallest = max(b[3] - b[1] for b in boxes)
+    return [b for b in boxes if (b[3] - b[1]) >= max(MIN_PERSON_PX, MIN_HEIGHT_RATIO * tallest)]
+
+
 def area(box: np.ndarray) -> float:
     return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
 
@@ -111,17 +135,6 @@ def choose(boxes: list[np.ndarray], choice: PersonChoice, size_px: tuple[int, in
     if choice.rule == "right":
         return int(np.argmax(centres[:, 0]))
     return int(np.argmax([area(b) for b in boxes]))
-
-
-def crop_region(box: np.ndarray, size_px: tuple[int, int], scale: float = CROP_SCALE) -> tuple[int, int, int, int]:
-    """Integer (x0, y0, x1, y1), exclusive end, of a square crop around `box`, `scale` times
-    its longer side, clipped to the image."""
-    w, h = size_px
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half = max(box[2] - box[0], box[3] - box[1], 32.0) * scale / 2
-    x0, y0 = int(max(0, np.floor(cx - half))), int(max(0, np.floor(cy - half)))
-    x1, y1 = int(min(w, np.ceil(cx + half))), int(min(h, np.ceil(cy + half)))
-    return x0, y0, x1, y1
 
 
 def torso(xy_px: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, float]:
