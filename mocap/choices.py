@@ -24,6 +24,13 @@ class FootLock(str, enum.Enum):
     OFF = "off"
 
 
+class Travel(str, enum.Enum):
+    """Whose evidence sets how far the hips travel (mocap.solve.anchor.travel_blend)."""
+
+    IMAGE = "image"  # the camera's view: a performer who stays in place in the image stays in place
+    FEET = "feet"  # planted feet: every planted step moves the hips (a camera that pans to follow)
+
+
 def parse_choice(kind: type[enum.Enum], value: str | enum.Enum, what: str) -> enum.Enum:
     """`kind(value)`, with a ValueError naming `what` and the allowed values."""
     try:
@@ -33,4 +40,4 @@ def parse_choice(kind: type[enum.Enum], value: str | enum.Enum, what: str) -> en
         raise ValueError(f"{what} {value!r}: choose from {allowed}") from None
 
 
-__all__ = ["RootMotion", "FootLock", "parse_choice"]
+__all__ = ["RootMotion", "FootLock", "Travel", "parse_choice"]

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from mocap import __version__
-from mocap.choices import FootLock, RootMotion
+from mocap.choices import FootLock, RootMotion, Travel
 
 app = typer.Typer(
     name="mocap",
@@ -148,6 +148,15 @@ def convert(
         RootMotion,
         typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
     ] = RootMotion.FULL,
+    travel: Annotated[
+        Travel,
+        typer.Option(
+            "--travel",
+            help="How far the hips travel: image (default: as the camera sees; a performer who stays in place "
+            "stays in place, feet slide as on a treadmill) or feet (every planted step moves the hips: "
+            "a camera that pans to follow).",
+        ),
+    ] = Travel.IMAGE,
     foot_lock: Annotated[
         FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
     ] = FootLock.ON,
@@ -203,6 +212,7 @@ def convert(
         use_cache=not no_cache,
         root_motion=root_motion,
         foot_lock=foot_lock,
+        travel=travel,
         fov_deg=fov,
         contacts_sidecar=contacts,
         fps=fps,

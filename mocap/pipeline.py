@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
-from mocap.choices import FootLock, RootMotion
+from mocap.choices import FootLock, RootMotion, Travel
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import InputError, MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks
@@ -47,6 +47,7 @@ class ConvertOptions:
     use_cache: bool = True
     root_motion: RootMotion = RootMotion.FULL  # docs/motion-quality.md
     foot_lock: FootLock = FootLock.ON
+    travel: Travel = Travel.IMAGE  # whose evidence sets the travel: the image or planted feet (mocap.solve.anchor)
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
     fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
@@ -184,7 +185,7 @@ def solve_take(
         )
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera or camera_for(tracks, options, info)
-    cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
+    cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock, travel=options.travel)
     return smoothed, solve_full(smoothed, camera, cfg, name=name), camera
 
 

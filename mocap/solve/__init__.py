@@ -18,6 +18,8 @@ once, and lands in a field of the returned Solution (docs/motion-quality.md expl
     steadier   = root steered by those contacts            anchor.anchored_root -> (T, 3) root
     contacts   = contacts by height and speed              contacts.detect_contacts -> FootContacts
     anchored   = root steered by the contacts              anchor.anchored_root -> (T, 3) root
+    travelled  = the image's travel, the feet's detail     anchor.travel_blend  -> (T, 3) root
+                 (cfg.travel "image"; "feet" keeps `anchored`)
     motion     = planted feet held, legs by IK             footlock.lock_feet   -> Motion
 
 With root_motion "off" or foot_lock "off" the two anchoring steps and the guess are skipped
@@ -32,10 +34,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from mocap.camera import Camera, CameraPose
-from mocap.choices import FootLock, RootMotion, parse_choice
+from mocap.choices import FootLock, RootMotion, Travel, parse_choice
 from mocap.data import FootContacts, LandmarkTracks, Motion
 from mocap.rig import RigTemplate, columns, load_rig
-from mocap.solve.anchor import AnchorConfig, SettleConfig, anchored_root, settle_on_floor
+from mocap.solve.anchor import AnchorConfig, SettleConfig, anchored_root, settle_on_floor, travel_blend
 from mocap.solve.contacts import ContactConfig, detect_contacts
 from mocap.solve.fit import FittedRig
 from mocap.solve.footlock import FootLockConfig, lock_feet
@@ -53,6 +55,7 @@ class MotionConfig:
 
     root_motion: RootMotion = RootMotion.FULL
     foot_lock: FootLock = FootLock.ON
+    travel: Travel = Travel.IMAGE  # whose evidence sets the travel (mocap.solve.anchor)
     refine: bool = True
     root: RootConfig = field(default_factory=RootConfig)
     refine_cfg: RefineConfig = field(default_factory=RefineConfig)
@@ -65,6 +68,7 @@ class MotionConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "root_motion", parse_choice(RootMotion, self.root_motion, "root_motion"))
         object.__setattr__(self, "foot_lock", parse_choice(FootLock, self.foot_lock, "foot_lock"))
+        object.__setattr__(self, "travel", parse_choice(Travel, self.travel, "travel"))
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,11 @@ def solve_full(
         guess = detect_contacts(at(placed), body.fps, cfg.contacts.height_only())
         steadier = anchored_root(placed, paths, guess, cfg.anchor)
         contacts = detect_contacts(at(steadier), body.fps, cfg.contacts)
-        placed = anchored_root(placed, paths, contacts, cfg.anchor)
+        anchored = anchored_root(placed, paths, contacts, cfg.anchor)
+        if cfg.travel is Travel.FEET:
+            placed = anchored
+        else:  # the image decides how far, the feet the detail (anchor.travel_blend)
+            placed = travel_blend(placed, anchored, body.fps, cfg.anchor.travel_cutoff_hz)
     else:
         contacts = detect_contacts(at(placed), body.fps, cfg.contacts)
     motion = _motion(body, tracks, placed, name)

@@ -18,11 +18,24 @@ horizontal root path R (T, 2) is the least-squares solution of
   + sum_t  w   |R_t - C_t|^2                    the camera's estimate C, weakly
   + sum_t  s   |R_t+1 - 2 R_t + R_t-1|^2        smoothness
 
-with k_t = 1/sigma_step^2 where a contact spans both frames (0 elsewhere), w = 1/sigma_camera^2,
-s = 1/sigma_accel^2. The normal equations are a pentadiagonal system, solved once per axis
-(scipy.linalg.solveh_banded), so this costs microseconds per frame. Walking with the camera
-following now travels; standing on one foot no longer slides with the camera's depth noise.
-Vertical motion is untouched (floor contact and foot locking handle it).
+The weights are those of the same cost written over time, integrated with dt = 1/fps, so the
+result does not depend on the frame rate (the same frames at 30 or 60 fps travel as far):
+k_t = fps/sigma_speed^2 where a contact spans both frames (0 elsewhere), w = 1/(fps sigma_camera^2),
+s = fps^3/sigma_accel^2 (speed in m/s, acceleration in m/s^2; sigma_camera in m s^1/2). At 30 fps
+they equal the per-frame weights measured first (2 mm/frame, 0.25 m, 1 mm/frame^2). The normal
+equations are a pentadiagonal system, solved once per axis (scipy.linalg.solveh_banded), so
+this costs microseconds per frame. Vertical motion is untouched (floor contact and foot
+locking handle it).
+
+Whose travel (travel_blend): the camera and the planted feet can disagree about how far the
+performer goes. On a treadmill, or walking in place, the image shows the performer staying
+put while every planted foot slides backwards, so the feet say "walking"; a camera that pans
+to follow a walker shows the opposite. By default (Travel.IMAGE) the image decides the
+travel and the feet the detail: the root's horizontal path is the camera's path below
+TRAVEL_CUTOFF_HZ plus the anchored path above it (each step's push, the sway). A performer
+who stays in place in the image stays in place; feet that the image shows sliding are then
+held on the floor but not in place (mocap.solve.footlock). Travel.FEET keeps the anchored
+path whole: the feet decide, for a camera that follows the performer.
 """
 
 from __future__ import annotations
@@ -73,22 +86,30 @@ def settle_on_floor(root_m: np.ndarray, lowest_foot_m: np.ndarray, fps: float,
     return out
 
 
+TRAVEL_CUTOFF_HZ = 0.3  # below: the camera's travel; above: the feet's (Travel.IMAGE)
+
+
 @dataclass(frozen=True)
 class AnchorConfig:
-    sigma_step_m: float = 0.002  # how closely a planted point is held, per frame
-    sigma_camera_m: float = 0.25  # trust in the camera's root position
-    sigma_accel_m: float = 0.001  # smoothness of the root path, per frame^2 (walking: < 1 mm/frame^2)
+    sigma_speed_m_s: float = 0.06  # how closely a planted point is held (2 mm/frame at 30 fps)
+    sigma_camera_m: float = 0.25  # trust in the camera's root position, per second of footage (m s^1/2)
+    sigma_accel_m_s2: float = 0.9  # smoothness of the root path (1 mm/frame^2 at 30 fps; walking: less)
+    travel_cutoff_hz: float = TRAVEL_CUTOFF_HZ
 
 
 def anchored_root(
-    root_m: np.ndarray, relative_paths_m: dict[str, np.ndarray], contacts: FootContacts, cfg: AnchorConfig = AnchorConfig()
+    root_m: np.ndarray,
+    relative_paths_m: dict[str, np.ndarray],
+    contacts: FootContacts,
+    cfg: AnchorConfig = AnchorConfig(),
 ) -> np.ndarray:
     """(T, 3) root positions whose horizontal path keeps the planted points still.
 
     root_m: (T, 3) current root (the camera's estimate C); relative_paths_m: contact point
     name -> (T, 3) path relative to the root (mocap.solve.pose.BodyPose.contact_paths_m);
-    contacts: flags for (some of) those names.
+    contacts: flags for (some of) those names, at their frame rate (contacts.fps).
     """
+    fps = contacts.fps
     n = len(root_m)
     if n < 3:
         return root_m.copy()
@@ -106,9 +127,9 @@ def anchored_root(
     if not step_count.any():
         return root_m.copy()
     v = np.where(step_count[:, None] > 0, step_sum / np.maximum(step_count, 1)[:, None], 0.0)
-    k = np.where(step_count > 0, 1.0 / cfg.sigma_step_m**2, 0.0)
-    w = 1.0 / cfg.sigma_camera_m**2
-    s = 1.0 / cfg.sigma_accel_m**2
+    k = np.where(step_count > 0, fps / cfg.sigma_speed_m_s**2, 0.0)
+    w = 1.0 / (fps * cfg.sigma_camera_m**2)
+    s = fps**3 / cfg.sigma_accel_m_s2**2
 
     # Normal equations A R = b, A symmetric pentadiagonal (upper form for solveh_banded):
     # A = w I + D1' diag(k) D1 + s D2'D2.
@@ -128,4 +149,19 @@ def anchored_root(
     return out
 
 
-__all__ = ["AnchorConfig", "SettleConfig", "anchored_root", "settle_on_floor"]
+def travel_blend(camera_m: np.ndarray, anchored_m: np.ndarray, fps: float, cutoff_hz: float = TRAVEL_CUTOFF_HZ) -> np.ndarray:
+    """(T, 3) root: horizontally the camera's path below cutoff_hz plus the anchored path
+    above it (zero-phase Whittaker split at the clip's fps); height from `anchored_m`."""
+    n = len(camera_m)
+    if n < 3:
+        return anchored_m.copy()
+    lam = whittaker_lambda(cutoff_hz, fps)
+    ones = np.ones(n)
+    slow_camera = whittaker_smooth(camera_m[:, [0, 2]], ones, lam)
+    slow_feet = whittaker_smooth(anchored_m[:, [0, 2]], ones, lam)
+    out = anchored_m.copy()
+    out[:, [0, 2]] = slow_camera + anchored_m[:, [0, 2]] - slow_feet
+    return out
+
+
+__all__ = ["AnchorConfig", "SettleConfig", "TRAVEL_CUTOFF_HZ", "anchored_root", "settle_on_floor", "travel_blend"]

@@ -32,15 +32,20 @@ from mocap.solve.fit import FittedRig
 class FootLockConfig:
     blend_s: float = 0.2  # fade in/out around each contact
     reach: float = 0.995  # fraction of the leg's full length an IK goal may use
+    max_hold_slide_m: float = 0.10  # a planted point that slides farther is held on the floor, not in place
     hip_cutoff_hz: float = 4.0  # smoothing of the hip drop
 
 
-def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: float) -> tuple[np.ndarray, np.ndarray]:
+def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: float,
+                 max_hold_slide_m: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Targets (T, 3) and lock weights (T,) in [0, 1] for one contact point; the point is
     moved by weight * (target - point).
 
     During a contact the target is the point's mean horizontal position over the contact,
-    at height 0, with weight 1. Within blend_s of a contact the correction fades out: the
+    at height 0, with weight 1; when the point slides farther than max_hold_slide_m over the
+    contact (horizontal extent: a treadmill, the root kept where the image shows it,
+    mocap.solve.anchor.travel_blend) it keeps its own horizontal path and only its height
+    is held at 0. Within blend_s of a contact the correction fades out: the
     point keeps its own motion, moved by a cubic Hermite curve that starts from the
     correction at the contact's end, with the slope that cancels the point's velocity
     there (so the foot leaves and lands at rest), and reaches 0 with zero slope after
@@ -57,9 +62,19 @@ def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: flo
     for first, last in run_ranges(flags):
         held = np.nanmean(path_m[first : last + 1], axis=0)
         held[1] = 0.0
+        stretch = path_m[first : last + 1][:, [0, 2]]
+        slides = float(np.max(np.ptp(stretch, axis=0))) > max_hold_slide_m
         lo, hi = max(0, first - ramp), min(n - 1, last + ramp)
         for t in range(lo, hi + 1):
-            if first <= t <= last:
+            if slides:  # on the floor, not in place; the point keeps its own horizontal path
+                if first <= t <= last:
+                    w, goal = 1.0, np.array([path_m[t, 0], 0.0, path_m[t, 2]])
+                else:
+                    end = first if t < first else last
+                    s = abs(t - end) / span
+                    w = (1.0 - s) ** 2 * (1.0 + 2.0 * s)
+                    goal = path_m[t] - np.array([0.0, path_m[end, 1], 0.0])
+            elif first <= t <= last:
                 w, goal = 1.0, held
             else:
                 end, away = (first, -1.0) if t < first else (last, 1.0)
@@ -133,8 +148,8 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
         zeros = np.zeros(n, bool)
         heel_flags = contacts.in_contact[:, names.index(leg.heel_contact)] if leg.heel_contact in names else zeros
         toe_flags = contacts.in_contact[:, names.index(leg.toe_contact)] if leg.toe_contact in names else zeros
-        heel_tgt, w_h = lock_targets(heel, heel_flags, fps, cfg.blend_s)
-        toe_tgt, w_t = lock_targets(toe_p, toe_flags, fps, cfg.blend_s)
+        heel_tgt, w_h = lock_targets(heel, heel_flags, fps, cfg.blend_s, cfg.max_hold_slide_m)
+        toe_tgt, w_t = lock_targets(toe_p, toe_flags, fps, cfg.blend_s, cfg.max_hold_slide_m)
         # Turn the foot about the ankle so heel->toe matches the held pair (both planted).
         turn = rotation_from_to(toe_p - heel, toe_tgt - heel_tgt)
         both = np.minimum(w_h, w_t)
