@@ -111,7 +111,12 @@ def _joint_from_json(j: dict) -> JointTemplate:
 
 def point_positions(rig: RigTemplate, tracks: LandmarkTracks) -> dict[str, np.ndarray]:
     """Every landmark and every derived point of the rig: name -> (T, 3) world metres."""
-    points: dict[str, np.ndarray] = {name: tracks.world_m[:, i] for i, name in enumerate(tracks.names)}
+    return points_from_world(rig, tracks.names, tracks.world_m)
+
+
+def points_from_world(rig: RigTemplate, names: tuple[str, ...], world_m: np.ndarray) -> dict[str, np.ndarray]:
+    """point_positions for bare arrays: landmark `names` (L) and world_m (T, L, 3) metres."""
+    points: dict[str, np.ndarray] = {name: world_m[:, i] for i, name in enumerate(names)}
     for name, spec in rig.points.items():
         if "mid" in spec:
             a, b = spec["mid"]

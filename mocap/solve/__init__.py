@@ -27,7 +27,7 @@ from scipy.spatial.transform import Rotation
 
 from mocap.camera import Camera
 from mocap.choices import FootLock, RootMotion, parse_choice
-from mocap.data import LandmarkTracks, Motion
+from mocap.data import LandmarkTracks, Motion, Skeleton
 from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
 from mocap.rig import RigTemplate, load_rig, point_positions
 from mocap.timeseries import runs
@@ -76,19 +76,9 @@ def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: s
     rig = rig or load_rig()
     points = point_positions(rig, tracks)
     world = world_orientations(rig, points)
-    fitted = fit_skeleton(rig, points, world, seen=tracks.detected)
-    if _aim_spine(fitted, world, points):
-        fitted = fit_skeleton(rig, points, world, seen=tracks.detected)  # refit offsets in the aimed frames
+    fitted = fit_performer(rig, points, world, seen=tracks.detected)
     sk = fitted.skeleton
-
-    world_q = np.stack([world[n].as_quat() for n in sk.names], axis=1)  # (T, J, 4)
-    local_q = np.empty_like(world_q)
-    for j, parent in enumerate(sk.parents):
-        if parent < 0:
-            local_q[:, j] = world_q[:, j]
-        else:
-            local_q[:, j] = (world[sk.names[parent]].inv() * world[sk.names[j]]).as_quat()
-    local_q = make_continuous(local_q)
+    local_q = make_continuous(local_rotations(sk, world))
 
     # Root: the hip centre (world landmarks are hip-centred), lifted so that in every
     # frame the lowest foot point touches the floor at height 0.
@@ -111,10 +101,34 @@ def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: s
     return SolveResult(motion, fitted)
 
 
+def fit_performer(
+    rig: RigTemplate, points: dict[str, np.ndarray], world: dict[str, Rotation], seen: np.ndarray | None = None
+) -> FittedRig:
+    """Bone lengths from points (T, 3) and world orientations (T): fit_skeleton, the spine
+    aimed at the neck (in place in `world`), and the offsets refitted in the aimed frames."""
+    fitted = fit_skeleton(rig, points, world, seen=seen)
+    if aim_spine(fitted, world, points):
+        fitted = fit_skeleton(rig, points, world, seen=seen)
+    return fitted
+
+
+def local_rotations(skeleton: Skeleton, world: dict[str, Rotation]) -> np.ndarray:
+    """(T, J, 4) local quaternions (xyzw) parent^-1 * world of every joint; signs as scipy
+    returns them (make_continuous them over time)."""
+    world_q = np.stack([world[n].as_quat() for n in skeleton.names], axis=1)  # (T, J, 4)
+    local_q = np.empty_like(world_q)
+    for j, parent in enumerate(skeleton.parents):
+        if parent < 0:
+            local_q[:, j] = world_q[:, j]
+        else:
+            local_q[:, j] = (world[skeleton.names[parent]].inv() * world[skeleton.names[j]]).as_quat()
+    return local_q
+
+
 SPINE_CHAIN = ("Spine", "Spine1", "Spine2")
 
 
-def _aim_spine(fitted: FittedRig, world: dict[str, Rotation], points: dict[str, np.ndarray]) -> bool:
+def aim_spine(fitted: FittedRig, world: dict[str, Rotation], points: dict[str, np.ndarray]) -> bool:
     """Turn the spine chain (in place in `world`) so that its forward-kinematics neck lands
     on the observed neck base. The interpolated spine bends smoothly between pelvis and
     chest; without this its end drifts a few cm from the shoulders in strong bends."""
