@@ -17,6 +17,7 @@ mocap/export/fbx_glb.py.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -87,6 +88,19 @@ USD_REQUIRED = ("export_armatures", "convert_orientation", "export_global_up_sel
 
 class JobError(Exception):
     """The job cannot be done (bad description, Blender refused to build or export)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line. bpy wraps an exporter's failure in a RuntimeError whose text
+    is a whole Python traceback ("Error: Python: Traceback ... OSError: [Errno 27] File too
+    large\nLocation: ..."); the line naming the final error is the one that matters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Location:", "File ", "^"))]
+    if len(lines) > 1:
+        named = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
+        if named:
+            return named[-1]
+    return lines[0] if lines else type(exc).__name__
 
 
 def reset_blender() -> None:
@@ -251,7 +265,7 @@ def main(argv: list[str]) -> int:
             job = json.load(f)
         run_job(job)
     except Exception as exc:  # report every failure as one tagged line for the caller
-        print(f"{ERROR_TAG} {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{ERROR_TAG} {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

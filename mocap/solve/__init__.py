@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mocap.camera import Camera
+from mocap.camera import Camera, CameraPose
 from mocap.choices import FootLock, RootMotion, parse_choice
 from mocap.data import LandmarkTracks, Motion, Skeleton
 from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
@@ -48,6 +48,7 @@ class SolveResult:
     fitted: FittedRig
     ground: Ground | None = None  # solve_full only
     root_camera_m: np.ndarray | None = None  # (T, 3) hip centre relative to the camera (solve_full only)
+    camera_pose: CameraPose | None = None  # the solver's camera in the motion's world (solve_full only)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,11 @@ def solve_full(
     travel = ground.apply(root_cam)
     seen = np.flatnonzero(tracks.detected)
     start = travel[seen[0] if len(seen) else 0]
+    # The motion's world = the levelled camera frame (ground.apply), moved so the hips start
+    # above the origin: p_world = R_level @ p_cam - (start_x, floor height, start_z).
+    camera_pose = CameraPose.from_world_from_camera(
+        ground.rotation, -np.array([start[0], ground.height_m, start[2]])
+    )
     if cfg.root_motion is RootMotion.FULL:
         root = travel - np.array([start[0], 0.0, start[2]])
         pos, rot = global_transforms(motion.skeleton, root, motion.rotations_xyzw)
@@ -201,7 +207,7 @@ def solve_full(
         motion = lock_feet(motion, fitted, contacts, cfg.footlock)
     else:
         motion = replace(motion, contacts=contacts)
-    return SolveResult(motion, fitted, ground, root_cam)
+    return SolveResult(motion, fitted, ground, root_cam, camera_pose)
 
 
 def foot_contact_paths(motion: Motion, fitted: FittedRig) -> dict[str, np.ndarray]:
