@@ -51,6 +51,8 @@ from mocap.solve.ground import Ground, GroundConfig, fit_ground
 from mocap.solve.orient import world_orientations
 from mocap.solve.root import ROOT_LANDMARKS, RootConfig, fit_root_translation
 
+SETTLE_REFIT_EVERY = 5  # while settling, bone lengths and floor are refitted every 5th frame
+
 
 @dataclass(frozen=True)
 class LiveConfig:
@@ -184,10 +186,14 @@ class CausalSolver:
             local_q = np.where((np.sum(local_q * self._prev_q, axis=1) < 0)[:, None], -local_q, local_q)
         self._prev_q = local_q
 
-        root = self._root(points, ground.apply(root_cam), local_q, time_s)
-        contacts = self._contacts(sk, fitted, root, local_q, time_s)
+        # One forward-kinematics pass with the root at the origin: positions for any root
+        # are these plus the root (rotations do not depend on it).
+        pos0, rot = global_transforms(sk, np.zeros((1, 3)), local_q[None])
+        foot0 = self._contact_points(sk, fitted, pos0[0], rot[0])
+        root = self._root(points, ground.apply(root_cam), pos0, rot, time_s)
+        contacts = self._contacts(foot0 + root, time_s)
         if cfg.root_motion is not RootMotion.OFF and cfg.foot_lock is FootLock.ON:
-            root = self._anchor(sk, fitted, root, local_q, contacts, time_s)
+            root = self._anchor(foot0, root, contacts, time_s)
         self._prev_time_s = time_s
         self._last_seen_s = time_s
         self._last = LivePose(frame_index, time_s, sk, root, local_q, contacts, self._settled)
@@ -196,34 +202,39 @@ class CausalSolver:
     # ------------------------------------------------------------------ settling
 
     def _settle(self, world: np.ndarray, root_cam: np.ndarray, time_s: float) -> None:
-        """Refit bone lengths and the floor on every frame so far; freeze after settle_s."""
+        """Refit bone lengths and the floor on the frames so far; freeze after settle_s."""
         self._settle_world.append(world)
         self._settle_cam.append(world + root_cam)
+        n = len(self._settle_world)
+        done = time_s - self._first_time_s >= self.cfg.settle_s and n >= 3
+        # refit on the first frames, every SETTLE_REFIT_EVERY-th, and at the end (~10 ms each)
+        if not (done or n <= 3 or n % SETTLE_REFIT_EVERY == 0):
+            return
         all_world = np.stack(self._settle_world)
         cam = np.stack(self._settle_cam)
-        self._ground = fit_ground({n: cam[:, i] for i, n in enumerate(self.names)}, self.fps, self.cfg.ground)
+        self._ground = fit_ground({k: cam[:, i] for i, k in enumerate(self.names)}, self.fps, self.cfg.ground)
         levelled = self._ground.rotate(all_world)
         points = points_from_world(self.rig, self.names, levelled)
         world_rot = world_orientations(self.rig, points)
         self._fitted = fit_performer(self.rig, points, world_rot)
-        if time_s - self._first_time_s >= self.cfg.settle_s and len(self._settle_world) >= 3:
+        if done:
             self._settled = True
             self._settle_world, self._settle_cam = [], []
 
     # ------------------------------------------------------------------ root
 
-    def _root(self, points: dict[str, np.ndarray], travel: np.ndarray, local_q: np.ndarray, time_s: float) -> np.ndarray:
-        """(3,) root position: hips over the floor, travel per root_motion, lowest foot on 0."""
+    def _root(self, points: dict[str, np.ndarray], travel: np.ndarray, pos0: np.ndarray, rot: np.ndarray,
+              time_s: float) -> np.ndarray:
+        """(3,) root position: hips over the floor, travel per root_motion, lowest foot on 0.
+        pos0 (1, J, 3) / rot (1, J, 4): this pose's forward kinematics with the root at 0."""
         cfg = self.cfg
-        sk = self._fitted.skeleton
         root = points[self.rig.joints[0].at][0].copy()
         if cfg.root_motion is not RootMotion.OFF:
             start = self._ground.apply(self._first_root_cam)  # the floor may still move while settling
             root[[0, 2]] = travel[[0, 2]] - start[[0, 2]]
         if cfg.root_motion is RootMotion.FULL:
             root[1] = travel[1]
-        pos, rot = global_transforms(sk, root[None], local_q[None])
-        lowest = float(floor_height(self._fitted, pos, rot)[0])
+        lowest = float(floor_height(self._fitted, pos0 + root, rot)[0])
         if cfg.root_motion is not RootMotion.FULL:
             root[1] -= lowest  # as solve_motion: every frame's lowest foot on the floor
             return root
@@ -242,21 +253,22 @@ class CausalSolver:
 
     # ------------------------------------------------------------------ contacts
 
-    def _contact_points(self, sk: Skeleton, fitted: FittedRig, root: np.ndarray, local_q: np.ndarray) -> np.ndarray:
-        """(C, 3) heel markers and toe joints (CONTACT_POINTS order) for this pose."""
-        pos, rot = global_transforms(sk, root[None], local_q[None])
+    @staticmethod
+    def _contact_points(sk: Skeleton, fitted: FittedRig, pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+        """(C, 3) heel markers and toe joints (CONTACT_POINTS order) from one pose's joint
+        positions (J, 3) and world rotations (J, 4)."""
         out = []
         for foot, toe in (("LeftFoot", "LeftToeBase"), ("RightFoot", "RightToeBase")):
             f = sk.index(foot)
             heel = fitted.heel_offsets_m.get(foot, np.zeros(3))
-            out.append(pos[0, f] + Rotation.from_quat(rot[0, f]).apply(heel))
-            out.append(pos[0, sk.index(toe)])
+            out.append(pos[f] + Rotation.from_quat(rot[f]).apply(heel))
+            out.append(pos[sk.index(toe)])
         return np.stack(out)
 
-    def _contacts(self, sk: Skeleton, fitted: FittedRig, root: np.ndarray, local_q: np.ndarray, time_s: float) -> np.ndarray:
-        """(C,) one-sided hysteresis on height above the resting level and horizontal speed."""
+    def _contacts(self, p: np.ndarray, time_s: float) -> np.ndarray:
+        """(C,) one-sided hysteresis on height above the resting level and horizontal speed
+        of the contact points p (C, 3), after a first-order low-pass at speed_cutoff_hz."""
         cfg = self.cfg.contacts
-        p = self._contact_points(sk, fitted, root, local_q)
         if self._contact_path is None or self._prev_time_s is None:
             self._contact_path = p
             self._heights = [p[:, 1]]
@@ -266,7 +278,7 @@ class CausalSolver:
         smooth = self._contact_path + a * (p - self._contact_path)
         speed = np.linalg.norm((smooth - self._contact_path)[:, [0, 2]], axis=1) / dt
         self._contact_path = smooth
-        if self._rest_height is None:
+        if self._rest_height is None:  # resting level: over the settling window, then held
             self._heights.append(smooth[:, 1])
             rest = np.percentile(np.stack(self._heights), cfg.rest_percentile, axis=0)
             if self._settled:
@@ -280,12 +292,12 @@ class CausalSolver:
         self._contact = on | (self._contact & stay)
         return self._contact.copy()
 
-    def _anchor(self, sk: Skeleton, fitted: FittedRig, root: np.ndarray, local_q: np.ndarray,
-                contacts: np.ndarray, time_s: float) -> np.ndarray:
+    def _anchor(self, foot0: np.ndarray, root: np.ndarray, contacts: np.ndarray, time_s: float) -> np.ndarray:
         """Planted points carry the hips: the horizontal root moves by minus the planted
         points' motion relative to the hips; elsewhere it follows the camera's steps. The
-        camera's position pulls the result back with time constant anchor_pull_s."""
-        rel = self._contact_points(sk, fitted, root, local_q)[:, [0, 2]] - root[[0, 2]]
+        camera's position pulls the result back with time constant anchor_pull_s.
+        foot0: (C, 3) contact points relative to the root."""
+        rel = foot0[:, [0, 2]]
         camera_xz = root[[0, 2]]
         if self._anchor_xz is None or self._prev_time_s is None:
             self._anchor_xz = camera_xz.copy()

@@ -117,12 +117,12 @@ def local_rotations(skeleton: Skeleton, world: dict[str, Rotation]) -> np.ndarra
     """(T, J, 4) local quaternions (xyzw) parent^-1 * world of every joint; signs as scipy
     returns them (make_continuous them over time)."""
     world_q = np.stack([world[n].as_quat() for n in skeleton.names], axis=1)  # (T, J, 4)
-    local_q = np.empty_like(world_q)
-    for j, parent in enumerate(skeleton.parents):
-        if parent < 0:
-            local_q[:, j] = world_q[:, j]
-        else:
-            local_q[:, j] = (world[skeleton.names[parent]].inv() * world[skeleton.names[j]]).as_quat()
+    parents = np.array([max(p, 0) for p in skeleton.parents])
+    parent_q = world_q[:, parents]
+    local = Rotation.from_quat(parent_q.reshape(-1, 4)).inv() * Rotation.from_quat(world_q.reshape(-1, 4))
+    local_q = local.as_quat().reshape(world_q.shape)
+    roots = [j for j, p in enumerate(skeleton.parents) if p < 0]
+    local_q[:, roots] = world_q[:, roots]
     return local_q
 
 
