@@ -148,22 +148,21 @@ class CausalSolver:
         send, or None when there is none (no person for longer than max_gap_s)."""
         cfg = self.cfg
         if not detected:
-            if self._last is None:
-                return None
-            if time_s - self._last_seen_s > cfg.max_gap_s:
+            if self._last is not None and time_s - self._last_seen_s > cfg.max_gap_s:
                 if self._settled:  # keep what was fitted; filters and paths start afresh
                     fitted, ground, floor_fix = self._fitted, self._ground, self._floor_fix
                     self._reset()
                     self._fitted, self._ground, self._floor_fix, self._settled = fitted, ground, floor_fix, True
                 else:
                     self._reset()
-                return None
-            return replace(self._last, frame_index=frame_index, time_s=time_s, held=True)
+            return self._hold(frame_index, time_s)
         vis = np.nan_to_num(visibility, nan=0.0)
         finite = np.isfinite(world_m).all(axis=1) & np.isfinite(image_xy_px).all(axis=1)
         seen = finite & (vis >= cfg.min_visibility)
         world = self._lm.filter(time_s, world_m, seen)
         world = np.where(np.isfinite(world), world, world_m)  # never seen well: the raw value
+        if not np.isfinite(world).all():  # a landmark never seen at all yet: no pose to make
+            return self._hold(frame_index, time_s)
         root_raw = fit_root_translation(world_m[None], image_xy_px[None], (np.where(seen, vis, 0.0) * self._root_mask)[None],
                                         self.camera, cfg.root_fit.gauss_newton_steps)[0]
         root_cam = np.concatenate([self._root_xy.filter(time_s, root_raw[None, :2])[0],
@@ -198,6 +197,12 @@ class CausalSolver:
         self._last_seen_s = time_s
         self._last = LivePose(frame_index, time_s, sk, root, local_q, contacts, self._settled)
         return self._last
+
+    def _hold(self, frame_index: int, time_s: float) -> LivePose | None:
+        """The last pose again (flagged held), or None when there is none to hold."""
+        if self._last is None:
+            return None
+        return replace(self._last, frame_index=frame_index, time_s=time_s, held=True)
 
     # ------------------------------------------------------------------ settling
 
