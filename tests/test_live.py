@@ -16,6 +16,8 @@ from mocap.errors import StreamError
 from mocap.kinematics import joint_positions, quat_angle_deg
 from mocap.live.causal import CausalSolver, LiveConfig
 from mocap.live.one_euro import OneEuroConfig, OneEuroFilter, smoothing_factor
+from mocap.live.receive import CONTACT_POINTS as RECEIVER_CONTACT_POINTS
+from mocap.live.receive import ReceiverError
 from mocap.live.vmc import (
     STREAM_VERSION,
     FrameStamp,
@@ -221,6 +223,22 @@ def test_a_frame_bundle_round_trips_through_python_osc():
     assert frame.contacts == {"left_heel": True, "left_toe": False, "right_heel": False, "right_toe": True}
 
 
+def test_the_receiver_module_stands_alone():
+    """The Blender add-on carries receive.py without mocap: it may import only the standard
+    library, numpy and python-osc."""
+    import ast
+
+    import mocap.live.receive as receive
+    from mocap.solve.contacts import CONTACT_POINTS
+
+    tree = ast.parse(Path(receive.__file__).read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= {"__future__", "errno", "math", "socket", "threading", "time", "collections", "dataclasses",
+                        "numpy", "pythonosc"}, imported
+    assert RECEIVER_CONTACT_POINTS == CONTACT_POINTS
+
+
 # --------------------------------------------------------------------------- UDP
 
 
@@ -281,7 +299,7 @@ def test_receiver_says_when_the_port_is_in_use():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
         busy.bind(("127.0.0.1", 0))
         port = busy.getsockname()[1]
-        with pytest.raises(StreamError, match=f"cannot listen on 127.0.0.1:{port}: the port is in use"):
+        with pytest.raises(ReceiverError, match=f"cannot listen on 127.0.0.1:{port}: the port is in use"):
             VmcReceiver(port=port).start()
     assert not VmcReceiver().listens_on_network and VmcReceiver(host="0.0.0.0").listens_on_network
 
