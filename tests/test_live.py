@@ -229,14 +229,13 @@ def test_the_receiver_module_stands_alone():
     import ast
 
     import mocap.live.receive as receive
-    from mocap.solve.contacts import CONTACT_POINTS
 
     tree = ast.parse(Path(receive.__file__).read_text())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert imported <= {"__future__", "errno", "math", "socket", "threading", "time", "collections", "dataclasses",
                         "numpy", "pythonosc"}, imported
-    assert RECEIVER_CONTACT_POINTS == CONTACT_POINTS
+    assert RECEIVER_CONTACT_POINTS == load_rig().contact_points
 
 
 # --------------------------------------------------------------------------- UDP

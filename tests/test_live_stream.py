@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mocap.cli import app
-from mocap.solve.contacts import CONTACT_POINTS
+from mocap.live.receive import CONTACT_POINTS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "dance_arms.mp4"  # 120 frames, 30 fps, 4 s

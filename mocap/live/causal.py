@@ -36,19 +36,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from mocap.camera import Camera
 from mocap.choices import FootLock, RootMotion, parse_choice
 from mocap.data import BLAZEPOSE_NAMES, Skeleton
 from mocap.kinematics import global_transforms
 from mocap.live.one_euro import OneEuroConfig, OneEuroFilter, smoothing_factor
-from mocap.rig import RigTemplate, load_rig, points_from_world
-from mocap.solve import aim_spine, fit_performer, local_rotations
-from mocap.solve.contacts import CONTACT_POINTS, ContactConfig
-from mocap.solve.fit import FittedRig, floor_height
+from mocap.rig import RigTemplate, columns, derived_points, load_rig
+from mocap.solve.contacts import ContactConfig
+from mocap.solve.fit import BoneLengths, FittedRig, floor_height
 from mocap.solve.ground import Ground, GroundConfig, fit_ground
-from mocap.solve.orient import world_orientations
+from mocap.solve.pose import contact_paths_m, fit_body, local_rotations, pose_rotations
 from mocap.solve.root import ROOT_LANDMARKS, RootConfig, fit_root_translation
 
 SETTLE_REFIT_EVERY = 5  # while settling, bone lengths and floor are refitted every 5th frame
@@ -82,7 +80,7 @@ class LiveConfig:
 class LivePose:
     """One streamed pose. rotations_xyzw (J, 4) local, scalar-last, sign-continuous with
     the previous pose; root_position_m (3,) the root joint in the levelled world (floor at
-    0, Y up, metres); contacts (C,) bool for CONTACT_POINTS; skeleton is the fitted one
+    0, Y up, metres); contacts (C,) bool for the rig's contact_points; skeleton is the fitted one
     (frozen once `settled`)."""
 
     frame_index: int
@@ -122,6 +120,7 @@ class CausalSolver:
         self._settle_lowest: list[float] = []
         self._first_time_s: float | None = None
         self._fitted: FittedRig | None = None
+        self._lengths: BoneLengths | None = None
         self._ground: Ground | None = None
         self._settled = False
         self._first_root_cam: np.ndarray | None = None
@@ -131,9 +130,8 @@ class CausalSolver:
         self._last_seen_s = -np.inf
         self._anchor_xz: np.ndarray | None = None
         self._prev_rel: dict[str, np.ndarray] = {}
-        self._contact = np.zeros(len(CONTACT_POINTS), bool)
+        self._contact = np.zeros(len(self.rig.contact_points), bool)
         self._contact_path: np.ndarray | None = None  # (C, 3) low-passed contact points
-        self._contact_speed = np.zeros(len(CONTACT_POINTS))
         self._rest_height: np.ndarray | None = None
         self._prev_time_s: float | None = None
 
@@ -150,9 +148,10 @@ class CausalSolver:
         if not detected:
             if self._last is not None and time_s - self._last_seen_s > cfg.max_gap_s:
                 if self._settled:  # keep what was fitted; filters and paths start afresh
-                    fitted, ground, floor_fix = self._fitted, self._ground, self._floor_fix
+                    kept = self._fitted, self._lengths, self._ground, self._floor_fix
                     self._reset()
-                    self._fitted, self._ground, self._floor_fix, self._settled = fitted, ground, floor_fix, True
+                    self._fitted, self._lengths, self._ground, self._floor_fix = kept
+                    self._settled = True
                 else:
                     self._reset()
             return self._hold(frame_index, time_s)
@@ -176,11 +175,8 @@ class CausalSolver:
         fitted, ground = self._fitted, self._ground
         sk = fitted.skeleton
 
-        levelled = ground.rotate(world)
-        points = points_from_world(self.rig, self.names, levelled[None])
-        world_rot = world_orientations(self.rig, points)
-        aim_spine(fitted, world_rot, points)
-        local_q = local_rotations(sk, world_rot)[0]
+        points = derived_points(self.rig, columns(self.names, ground.rotate(world)[None]))
+        local_q = local_rotations(sk, pose_rotations(self.rig, self._lengths, points))[0]
         if self._prev_q is not None:
             local_q = np.where((np.sum(local_q * self._prev_q, axis=1) < 0)[:, None], -local_q, local_q)
         self._prev_q = local_q
@@ -188,7 +184,7 @@ class CausalSolver:
         # One forward-kinematics pass with the root at the origin: positions for any root
         # are these plus the root (rotations do not depend on it).
         pos0, rot = global_transforms(sk, np.zeros((1, 3)), local_q[None])
-        foot0 = self._contact_points(sk, fitted, pos0[0], rot[0])
+        foot0 = np.stack([p[0] for p in contact_paths_m(fitted, pos0, rot).values()])  # (C, 3), rig.contact_points
         root = self._root(points, ground.apply(root_cam), pos0, rot, time_s)
         contacts = self._contacts(foot0 + root, time_s)
         if cfg.root_motion is not RootMotion.OFF and cfg.foot_lock is FootLock.ON:
@@ -217,11 +213,9 @@ class CausalSolver:
             return
         all_world = np.stack(self._settle_world)
         cam = np.stack(self._settle_cam)
-        self._ground = fit_ground({k: cam[:, i] for i, k in enumerate(self.names)}, self.fps, self.cfg.ground)
-        levelled = self._ground.rotate(all_world)
-        points = points_from_world(self.rig, self.names, levelled)
-        world_rot = world_orientations(self.rig, points)
-        self._fitted = fit_performer(self.rig, points, world_rot)
+        self._ground = fit_ground(columns(self.names, cam), self.fps, self.rig, self.cfg.ground)
+        points = derived_points(self.rig, columns(self.names, self._ground.rotate(all_world)))
+        self._lengths, self._fitted, _ = fit_body(self.rig, points)
         if done:
             self._settled = True
             self._settle_world, self._settle_cam = [], []
@@ -257,18 +251,6 @@ class CausalSolver:
         return root
 
     # ------------------------------------------------------------------ contacts
-
-    @staticmethod
-    def _contact_points(sk: Skeleton, fitted: FittedRig, pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
-        """(C, 3) heel markers and toe joints (CONTACT_POINTS order) from one pose's joint
-        positions (J, 3) and world rotations (J, 4)."""
-        out = []
-        for foot, toe in (("LeftFoot", "LeftToeBase"), ("RightFoot", "RightToeBase")):
-            f = sk.index(foot)
-            heel = fitted.heel_offsets_m.get(foot, np.zeros(3))
-            out.append(pos[f] + Rotation.from_quat(rot[f]).apply(heel))
-            out.append(pos[sk.index(toe)])
-        return np.stack(out)
 
     def _contacts(self, p: np.ndarray, time_s: float) -> np.ndarray:
         """(C,) one-sided hysteresis on height above the resting level and horizontal speed

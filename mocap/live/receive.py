@@ -21,7 +21,7 @@ import numpy as np
 
 DEFAULT_PORT = 39539
 STREAM_VERSION = 1  # of the /mocap/ messages; receivers ignore frames of another version
-CONTACT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")  # = mocap.solve.contacts.CONTACT_POINTS
+CONTACT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")  # = the humanoid rig's contact_points (mocap.rig)
 UNITY_FROM_INTERNAL_POSITION = np.array([-1.0, 1.0, 1.0])
 UNITY_FROM_INTERNAL_QUAT = np.array([1.0, -1.0, -1.0, 1.0])  # xyzw; the same map is its own inverse
 
