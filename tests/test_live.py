@@ -17,7 +17,7 @@ from mocap.kinematics import joint_positions, quat_angle_deg
 from mocap.live.causal import CausalSolver, LiveConfig
 from mocap.live.one_euro import OneEuroConfig, OneEuroFilter, smoothing_factor
 from mocap.live.receive import CONTACT_POINTS as RECEIVER_CONTACT_POINTS
-from mocap.live.receive import ReceiverError
+from mocap.live.receive import CANONICAL_JOINTS, ReceiverError, canonical_pose
 from mocap.live.vmc import (
     STREAM_VERSION,
     FrameStamp,
@@ -180,7 +180,12 @@ def test_no_person_holds_the_last_pose_briefly_then_stops(walk):
 
 
 def test_vmc_bone_names_are_unitys_humanbodybones():
-    assert humanoid_bone_names(load_rig().joint_names) == HUMAN_BODY_BONES
+    rig = load_rig()
+    assert humanoid_bone_names(rig.joint_names) == HUMAN_BODY_BONES
+    # the add-on's copy of the mapping (receive.py stands alone) agrees with the rig and the preset
+    assert tuple(c for c, _, _ in CANONICAL_JOINTS) == rig.joint_names
+    assert tuple(p for _, p, _ in CANONICAL_JOINTS) == tuple(j.parent for j in rig.joints)
+    assert tuple(b for _, _, b in CANONICAL_JOINTS) == HUMAN_BODY_BONES
 
 
 def test_vmc_coordinates_are_unitys_left_handed_frame():
@@ -221,6 +226,10 @@ def test_a_frame_bundle_round_trips_through_python_osc():
         back = unity_from_internal(*frame.bones[name])[1]
         assert quat_angle_deg(back, rot[j]) < 0.01
     assert frame.contacts == {"left_heel": True, "left_toe": False, "right_heel": False, "right_toe": True}
+    back_offsets, back_local, hips = canonical_pose(frame)  # what the add-on retargets
+    np.testing.assert_allclose(back_offsets[1:], offsets[1:], atol=1e-6)
+    np.testing.assert_allclose(hips, root, atol=1e-6)
+    assert quat_angle_deg(back_local, rot).max() < 0.01
 
 
 def test_the_receiver_module_stands_alone():

@@ -8,13 +8,12 @@ step by a causal one:
 
     offline (solve/)                         live (here)
     smooth_tracks (Whittaker, zero-phase)    One Euro filter on world landmarks (one_euro.py)
-    camera_relative_root + Whittaker         fit_root_translation per frame + One Euro
+    camera_root (Whittaker-smoothed)         fit_root_translation per frame + One Euro
                                              (depth with its own, lower cut-off)
-    refine_world (depth from the image)      not used: it fits bone lengths over the clip
+    refine_pose (depth from the image)       not used: it fits bone lengths over the clip
     fit_ground over the clip                 fit_ground over the first `settle_s`, then held
-    fit_performer over the clip              fit_performer over the first `settle_s`, then held
-    world_orientations, aim_spine,           the same functions, on one frame
-    local_rotations
+    fit_body over the clip                   fit_body over the first `settle_s`, then held
+    pose_rotations, local_rotations, FK      the same functions (solve/pose.py), on one frame
     settle_on_floor                          the lowest foot put on the floor each frame unless
                                              it is higher than `airborne_m` (then the last
                                              correction is kept); the correction low-passed
@@ -117,7 +116,6 @@ class CausalSolver:
         self._root_z = OneEuroFilter(cfg.root_depth)
         self._settle_world: list[np.ndarray] = []  # (L, 3) filtered, hip-centred
         self._settle_cam: list[np.ndarray] = []  # (L, 3) camera-relative
-        self._settle_lowest: list[float] = []
         self._first_time_s: float | None = None
         self._fitted: FittedRig | None = None
         self._lengths: BoneLengths | None = None
@@ -129,7 +127,6 @@ class CausalSolver:
         self._last: LivePose | None = None
         self._last_seen_s = -np.inf
         self._anchor_xz: np.ndarray | None = None
-        self._prev_rel: dict[str, np.ndarray] = {}
         self._contact = np.zeros(len(self.rig.contact_points), bool)
         self._contact_path: np.ndarray | None = None  # (C, 3) low-passed contact points
         self._rest_height: np.ndarray | None = None

@@ -34,6 +34,22 @@ ADDR_CONTACTS = "/mocap/Contacts"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+# mocap's canonical joints (mocap/rigs/humanoid.json, parents first) and their Unity
+# HumanBodyBones names in the stream (the `unity` rig preset; a test checks both agree).
+CANONICAL_JOINTS = (
+    ("Hips", None, "Hips"), ("Spine", "Hips", "Spine"), ("Spine1", "Spine", "Chest"),
+    ("Spine2", "Spine1", "UpperChest"), ("Neck", "Spine2", "Neck"), ("Head", "Neck", "Head"),
+    ("LeftShoulder", "Spine2", "LeftShoulder"), ("LeftArm", "LeftShoulder", "LeftUpperArm"),
+    ("LeftForeArm", "LeftArm", "LeftLowerArm"), ("LeftHand", "LeftForeArm", "LeftHand"),
+    ("RightShoulder", "Spine2", "RightShoulder"), ("RightArm", "RightShoulder", "RightUpperArm"),
+    ("RightForeArm", "RightArm", "RightLowerArm"), ("RightHand", "RightForeArm", "RightHand"),
+    ("LeftUpLeg", "Hips", "LeftUpperLeg"), ("LeftLeg", "LeftUpLeg", "LeftLowerLeg"),
+    ("LeftFoot", "LeftLeg", "LeftFoot"), ("LeftToeBase", "LeftFoot", "LeftToes"),
+    ("RightUpLeg", "Hips", "RightUpperLeg"), ("RightLeg", "RightUpLeg", "RightLowerLeg"),
+    ("RightFoot", "RightLeg", "RightFoot"), ("RightToeBase", "RightFoot", "RightToes"),
+)
+
+
 class ReceiverError(Exception):
     """The receiver cannot listen (port in use, bad address); the message says which and why."""
 
@@ -61,6 +77,24 @@ class VmcFrame:
     sent_wall_s: float | None = None
     contacts: dict[str, bool] | None = None
     held: bool = False
+
+
+def canonical_pose(frame: VmcFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A received frame on mocap's canonical skeleton, back in the internal frame (right-handed,
+    Y up, performer facing +Z, left on +X): (offsets_m (J, 3) each joint's offset in its
+    parent's frame, Hips' the hips' world position; local_xyzw (J, 4); hips_m (3,)), J =
+    CANONICAL_JOINTS in order. Bones the sender did not send keep offset 0 and identity.
+    """
+    n = len(CANONICAL_JOINTS)
+    offsets = np.zeros((n, 3))
+    local = np.tile([0.0, 0.0, 0.0, 1.0], (n, 1))
+    for j, (_, _, bone) in enumerate(CANONICAL_JOINTS):
+        if bone in frame.bones:
+            pos, quat = frame.bones[bone]
+            offsets[j], local[j] = unity_from_internal(pos, quat)
+    norms = np.linalg.norm(local, axis=1, keepdims=True)
+    local = local / np.where(norms > 0, norms, 1.0)
+    return offsets, local, offsets[0].copy()
 
 
 class MalformedPacket(ValueError):
@@ -272,5 +306,5 @@ class VmcReceiver:
 
 __all__ = [
     "DEFAULT_PORT", "STREAM_VERSION", "CONTACT_POINTS", "MalformedPacket", "OldVersion", "ReceiverError", "ReceiverStats",
-    "VmcFrame", "VmcReceiver", "parse_frame", "unity_from_internal",
+    "VmcFrame", "VmcReceiver", "parse_frame", "unity_from_internal", "CANONICAL_JOINTS", "canonical_pose",
 ]
