@@ -363,5 +363,6 @@ def live(
         typer.echo(
             f"sent {summary.sent} poses from {summary.frames} frames in {summary.wall_s:.1f} s ({summary.fps:.1f} fps); "
             f"{summary.dropped} frames skipped to keep pace; no person in {summary.no_person}; "
-            f"per frame {median_ms(ms):.0f} ms median, {percentile_ms(ms, 95):.0f} ms 95th percentile"
+            f"per frame {median_ms(ms):.0f} ms median ({median_ms(summary.detect_ms):.0f} ms detection), "
+            f"{percentile_ms(ms, 95):.0f} ms 95th percentile"
         )

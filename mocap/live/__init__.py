@@ -27,6 +27,7 @@ class LiveSummary:
     no_person: int = 0  # frames with nobody (nothing sent, or the last pose held)
     dropped: int = 0  # frames skipped to keep real-time pace
     process_ms: list[float] = field(default_factory=list)  # detection + solve + send, per frame
+    detect_ms: list[float] = field(default_factory=list)  # BlazePose alone, per frame
     wall_s: float = 0.0
     refused: dict[str, int] = field(default_factory=dict)  # receiver -> sends refused
 
@@ -80,6 +81,7 @@ def run_live(
                 t0 = time.perf_counter()
                 frame = item.frame
                 sample = graph.process(frame)
+                summary.detect_ms.append((time.perf_counter() - t0) * 1000.0)
                 pose = solver.step(frame.index, frame.time_s, sample.world_m, sample.image_xy_px,
                                    sample.visibility, sample.detected)
                 summary.frames += 1
