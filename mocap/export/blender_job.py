@@ -27,9 +27,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-try:
+if __package__:  # imported as mocap.export.blender_job
     from mocap.export.blender_schema import Job, Scene
-except ImportError:  # a stand-alone Blender running this file without mocap: the schema sits beside it
+else:  # run as a script (a stand-alone Blender, maybe without mocap): the schema file beside this one
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from blender_schema import Job, Scene  # type: ignore[no-redef]
 
