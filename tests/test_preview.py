@@ -185,3 +185,25 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+@pytest.mark.mediapipe
+def test_a_failed_preview_or_report_leaves_no_output_of_the_run(tmp_path: Path, cache_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preview and the report are committed with the motion files, or nothing is."""
+    import mocap.preview.render as render_module
+    from mocap.errors import ExportError
+    from mocap.pipeline import ConvertOptions, convert
+
+    (tmp_path / "report.html").mkdir()  # a folder where the report should go: refused before any work
+    with pytest.raises(ExportError, match="report.html: is a folder"):
+        convert(SAMPLE, tmp_path / "take", ConvertOptions(cache_dir=cache_dir, report_path=tmp_path / "report.html"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+    def broken(*args, **kwargs):
+        raise ExportError("preview.mp4: disk full")
+
+    monkeypatch.setattr(render_module, "render_preview", broken)
+    with pytest.raises(ExportError, match="disk full"):
+        convert(SAMPLE, tmp_path / "take", ConvertOptions(cache_dir=cache_dir, preview=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
