@@ -19,6 +19,7 @@ import contextlib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,32 +99,108 @@ def _empty_tracks(info: VideoInfo, n: int) -> dict[str, np.ndarray]:
     }
 
 
-def _pose_from(result, offset_px: tuple[float, float], size_px: tuple[int, int]):
-    """(image (L, 2) px in the full frame, world (L, 3) internal, visibility (L,)) of a graph
-    result on an image of size_px placed at offset_px in the frame; None when no pose."""
-    if result.pose_landmarks is None or result.pose_world_landmarks is None:
-        return None
-    img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
-    wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
-    xy = img[:, :2] * size_px + offset_px - 0.5  # pixel centres at integers
-    return xy, wld * _MP_TO_INTERNAL, np.clip(img[:, 2], 0.0, 1.0)
+@dataclass(frozen=True)
+class PoseSample:
+    """BlazePose's answer for one frame. image_xy_px (L, 2) pixels; world_m (L, 3) metres,
+    internal frame, hip-centred; visibility (L,); all NaN / 0 when detected is False."""
+
+    image_xy_px: np.ndarray
+    world_m: np.ndarray
+    visibility: np.ndarray
+    detected: bool
 
 
-def census(static_graph, rgb: np.ndarray, max_people: int = people.MAX_PEOPLE) -> list[np.ndarray]:
-    """Boxes (x0, y0, x1, y1 px) of the people in an (H, W, 3) frame: BlazePose's detector and
-    landmarks in single-image mode, the person found painted out, again (at most max_people)."""
-    height, width = rgb.shape[:2]
-    image = rgb
+class PoseGraph:
+    """BlazePose GHUM in video (tracking) mode, one frame at a time: a context manager.
+
+    Used by detect_landmarks (offline) and mocap.live (frame by frame). `process(frame)`
+    returns a PoseSample; the graph's own 30-fps landmark filter is off unless
+    `mediapipe_smoothing`. `static=True`: every frame is a new image (detector and
+    landmarks each time, no tracking; mocap.detect.people's census). Raises DetectionError
+    if the model cannot be loaded or the graph fails on a frame.
+    """
+
+    def __init__(self, model: str = "full", *, mediapipe_smoothing: bool = False, name: str = "",
+                 static: bool = False) -> None:
+        _check_model_name(model)
+        ensure_model(model)
+        try:
+            from mediapipe.python.solutions import pose as mp_pose
+        except ImportError as exc:
+            raise DetectionError(f"mediapipe cannot be imported ({exc})") from exc
+        self.model = model
+        self._name = name
+        # Native start-up chatter lasts until the first pose has gone through the graph.
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(native_output.silenced(2))
+        try:
+            self._graph = mp_pose.Pose(
+                static_image_mode=static,
+                model_complexity=MODEL_COMPLEXITY[model],
+                smooth_landmarks=mediapipe_smoothing and not static,
+                enable_segmentation=False,
+                min_detection_confidence=0.5,
+                min_tracking_confidence=0.5,
+            )
+        except (RuntimeError, OSError, ValueError) as exc:
+            self._quiet.close()
+            raise DetectionError(f"cannot start the MediaPipe pose graph for model {model!r}: {exc}") from exc
+
+    def __enter__(self) -> PoseGraph:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._quiet.close()
+        self._graph.close()
+
+    def process(self, frame: Frame) -> PoseSample:
+        """Landmarks of one Frame (rgb (H, W, 3) uint8, displayed orientation)."""
+        height, width = frame.rgb.shape[:2]
+        try:
+            result = self._graph.process(frame.rgb)
+        except RuntimeError as exc:
+            raise DetectionError(f"{self._name}: MediaPipe failed on frame {frame.index}: {exc}") from exc
+        finally:
+            self._quiet.close()  # start-up chatter is over once a frame went through
+        if result.pose_landmarks is None or result.pose_world_landmarks is None:
+            return PoseSample(_NAN_XY, _NAN_XYZ, _ZERO_VIS, False)
+        img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
+        wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+        return PoseSample(
+            image_xy_px=img[:, :2] * (width, height) - 0.5,  # pixel centres at integers
+            world_m=wld * _MP_TO_INTERNAL,
+            visibility=np.clip(img[:, 2], 0.0, 1.0),
+            detected=True,
+        )
+
+
+_NAN_XY = np.full((N_LANDMARKS, 2), np.nan)
+_NAN_XYZ = np.full((N_LANDMARKS, 3), np.nan)
+_ZERO_VIS = np.zeros(N_LANDMARKS)
+for _a in (_NAN_XY, _NAN_XYZ, _ZERO_VIS):
+    _a.flags.writeable = False
+
+
+def census(static_graph: PoseGraph, frame: Frame, max_people: int = people.MAX_PEOPLE) -> list[np.ndarray]:
+    """Boxes (x0, y0, x1, y1 px) of the people in a frame: BlazePose's detector and landmarks
+    in single-image mode (`static_graph`), the person found painted out, again (at most
+    max_people); mocap.detect.people."""
+    height, width = frame.rgb.shape[:2]
+    image = frame
     boxes: list[np.ndarray] = []
     for _ in range(max_people):
-        pose = _pose_from(static_graph.process(image), (0.0, 0.0), (width, height))
-        if pose is None:
+        sample = static_graph.process(image)
+        if not sample.detected:
             break
-        box = people.box_from_landmarks(pose[0], pose[2], (width, height))
+        box = people.box_from_landmarks(sample.image_xy_px, sample.visibility, (width, height))
         if box is None or any(people.iou(box, b) > 0.5 for b in boxes):
             break
         boxes.append(box)
-        image = people.paint_out(rgb, [people.padded(b, (width, height)) for b in boxes])
+        painted = people.paint_out(frame.rgb, [people.padded(b, (width, height)) for b in boxes])
+        image = replace(frame, rgb=painted)
     return people.plausible_people(boxes)
 
 
@@ -147,64 +224,38 @@ def detect_landmarks(
 
     One person is followed (mocap.detect.people): the people in view are counted every
     CENSUS_INTERVAL_S; with several (or with `person` given) the one `person` picks
-    (default: the largest) is followed with the others painted out of every frame; a pose that cannot be the same person as the frame before is rejected (the frame
-    stays undetected, identity_lost True) and tracking restarts inside the person's box.
-    With one person and no `person`, frames go to BlazePose whole, as they are.
+    (default: the largest) is followed with the others painted out of every frame; a pose
+    that cannot be the same person as the frame before is rejected (the frame stays
+    undetected, identity_lost True) and tracking restarts. With one person and no
+    `person`, frames go to BlazePose whole, as they are.
     `mediapipe_smoothing=True` turns MediaPipe's own 30-fps landmark filter back on; it
     exists only to reproduce reference outputs made with MediaPipe's defaults.
     Raises DetectionError if the model cannot be loaded or the graph fails.
     """
-    _check_model_name(model)
-    ensure_model(model)
-    try:
-        from mediapipe.python.solutions import pose as mp_pose
-    except ImportError as exc:
-        raise DetectionError(f"mediapipe cannot be imported ({exc})") from exc
-
-    def new_graph(static: bool):
-        try:
-            return mp_pose.Pose(
-                static_image_mode=static,
-                model_complexity=MODEL_COMPLEXITY[model],
-                smooth_landmarks=mediapipe_smoothing and not static,
-                enable_segmentation=False,
-                min_detection_confidence=0.5,
-                min_tracking_confidence=0.5,
-            )
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise DetectionError(f"cannot start the MediaPipe pose graph for model {model!r}: {exc}") from exc
-
     times: list[float] = []
     indices: list[int] = []
-    image_rows: list[np.ndarray] = []
-    world_rows: list[np.ndarray] = []
-    vis_rows: list[np.ndarray] = []
-    found: list[bool] = []
+    samples: list[PoseSample] = []
     counted: list[int] = []
     lost: list[bool] = []
-    nan_xy = np.full((N_LANDMARKS, 2), np.nan)
-    nan_xyz = np.full((N_LANDMARKS, 3), np.nan)
-    zero_vis = np.zeros(N_LANDMARKS)
     size = (int(info.width_px), int(info.height_px))
-    # Native start-up chatter lasts until the first pose has gone through the graph.
-    quiet = contextlib.ExitStack()
-    quiet.enter_context(native_output.silenced(2))
-    graphs = contextlib.ExitStack()
-    whole = None
+    empty = PoseSample(_NAN_XY, _NAN_XYZ, _ZERO_VIS, False)
+
+    def new_tracker() -> PoseGraph:
+        return PoseGraph(model, mediapipe_smoothing=mediapipe_smoothing, name=str(info.path))
+
+    graph = new_tracker()
     try:
-        whole = new_graph(static=False)
-        static = graphs.enter_context(new_graph(static=True))
-        target: np.ndarray | None = None  # the followed person's box (None: whole frames)
-        others: list[np.ndarray] = []  # the other people of the last census
-        keep: np.ndarray | None = None  # the followed person's box in the last census
-        prev: tuple[np.ndarray, float] | None = None  # last accepted pose (L, 2) and its time
-        next_census_s = -np.inf
-        for frame in frames:
-            height, width = frame.rgb.shape[:2]
-            n_people = -1
-            try:
+        with PoseGraph(model, name=str(info.path), static=True) as static:
+            target: np.ndarray | None = None  # the followed person's box (None: frames go whole)
+            others: list[np.ndarray] = []  # the other people of the last census
+            keep: np.ndarray | None = None  # the followed person's box in the last census
+            prev: tuple[np.ndarray, float] | None = None  # last accepted pose (L, 2) and its time
+            next_census_s = -np.inf
+            for frame in frames:
+                width, height = frame.rgb.shape[1], frame.rgb.shape[0]
+                n_people = -1
                 if frame.time_s >= next_census_s - 1e-6:
-                    boxes = census(static, frame.rgb)
+                    boxes = census(static, frame)
                     n_people = len(boxes)
                     next_census_s = frame.time_s + people.CENSUS_INTERVAL_S
                     if target is None and boxes and (len(boxes) > 1 or person is not None):
@@ -218,56 +269,42 @@ def detect_landmarks(
                         keep = boxes[mine]  # the census' own box: the followed person alone
                     if len(boxes) > 1:
                         next_census_s = frame.time_s + people.CENSUS_INTERVAL_CROWD_S
-                if target is None:
-                    image = frame.rgb
-                else:  # the same tracker, the other people painted out
-                    image = people.paint_out(frame.rgb, [people.padded(b, (width, height)) for b in others], keep=keep)
-                pose = _pose_from(whole.process(image), (0.0, 0.0), (width, height))
-            except RuntimeError as exc:
-                raise DetectionError(f"{info.path}: MediaPipe failed on frame {frame.index}: {exc}") from exc
-            rejected = False
-            if pose is not None and prev is not None:
-                if not people.same_person(prev[0], pose[0], BLAZEPOSE_NAMES, frame.time_s - prev[1]):
-                    rejected, pose = True, None
-                    if target is None:  # the tracker jumped: follow the last box from now on
-                        target = people.box_from_landmarks(prev[0], np.ones(N_LANDMARKS), (width, height))
-                        keep = target
-                    whole.close()  # start afresh: the detector, with the others painted out
-                    whole = new_graph(static=False)
-                    next_census_s = -np.inf  # count again now: who is where, to paint the others out
-            times.append(frame.time_s)
-            indices.append(frame.index)
-            counted.append(n_people)
-            lost.append(rejected)
-            if pose is None:
-                image_rows.append(nan_xy)
-                world_rows.append(nan_xyz)
-                vis_rows.append(zero_vis)
-                found.append(False)
-            else:
-                image_rows.append(pose[0])
-                world_rows.append(pose[1])
-                vis_rows.append(pose[2])
-                found.append(True)
-                prev = (pose[0], frame.time_s)
-                box = people.box_from_landmarks(pose[0], pose[2], (width, height))
-                if target is not None and box is not None:
-                    target = box
-            quiet.close()  # start-up chatter is over once a pose went through
-            if progress is not None:
-                progress(1)
+                seen = frame
+                if target is not None:  # the same tracker, the other people painted out
+                    painted = people.paint_out(frame.rgb, [people.padded(b, (width, height)) for b in others], keep=keep)
+                    seen = replace(frame, rgb=painted)
+                sample = graph.process(seen)
+                rejected = False
+                if sample.detected and prev is not None:
+                    if not people.same_person(prev[0], sample.image_xy_px, BLAZEPOSE_NAMES, frame.time_s - prev[1]):
+                        rejected, sample = True, empty
+                        if target is None:  # the tracker jumped: follow the last box from now on
+                            target = people.box_from_landmarks(prev[0], np.ones(N_LANDMARKS), (width, height))
+                            keep = target
+                        graph.close()  # start afresh: the detector, with the others painted out
+                        graph = new_tracker()
+                        next_census_s = -np.inf  # count again now: who is where, to paint the others out
+                if sample.detected:
+                    prev = (sample.image_xy_px, frame.time_s)
+                    box = people.box_from_landmarks(sample.image_xy_px, sample.visibility, (width, height))
+                    if target is not None and box is not None:
+                        target = box
+                samples.append(sample)
+                times.append(frame.time_s)
+                indices.append(frame.index)
+                counted.append(n_people)
+                lost.append(rejected)
+                if progress is not None:
+                    progress(1)
     finally:
-        if whole is not None:
-            whole.close()
-        graphs.close()
-        quiet.close()
+        graph.close()
 
     n = len(times)
     arrays = _empty_tracks(info, 0) if n == 0 else {
-        "image_xy_px": np.stack(image_rows),
-        "world_m": np.stack(world_rows),
-        "visibility": np.stack(vis_rows),
-        "detected": np.array(found, dtype=bool),
+        "image_xy_px": np.stack([s.image_xy_px for s in samples]),
+        "world_m": np.stack([s.world_m for s in samples]),
+        "visibility": np.stack([s.visibility for s in samples]),
+        "detected": np.array([s.detected for s in samples], dtype=bool),
     }
     return LandmarkTracks(
         names=BLAZEPOSE_NAMES,
