@@ -222,6 +222,12 @@ def detect_landmarks(
     (-1 between counts) and identity_lost (T,). Undetected frames have NaN positions and
     visibility 0. `progress(1)` is called after each frame.
 
+    The first pose after none (the clip's first frame, after a gap, after a restart) is
+    looked at twice: BlazePose's first answer comes from its person detector's coarse box
+    and is measurably worse (dev_scifi_idle_45, frame 0: the left toe 30 px off, which the
+    smoother spread over frames 0-3 as a foot moving by 5 cm and turning by 20 degrees); the
+    second starts from the landmarks' own box, like every tracked frame.
+
     One person is followed (mocap.detect.people): the people in view are counted every
     CENSUS_INTERVAL_S; with several (or with `person` given) the one `person` picks
     (default: the largest) is followed with the others painted out of every frame; a pose
@@ -251,6 +257,7 @@ def detect_landmarks(
             keep: np.ndarray | None = None  # the followed person's box in the last census
             prev: tuple[np.ndarray, float] | None = None  # last accepted pose (L, 2) and its time
             next_census_s = -np.inf
+            tracking = False  # the tracker had a pose on the frame before
             for frame in frames:
                 width, height = frame.rgb.shape[1], frame.rgb.shape[0]
                 n_people = -1
@@ -274,6 +281,12 @@ def detect_landmarks(
                     painted = people.paint_out(frame.rgb, [people.padded(b, (width, height)) for b in others], keep=keep)
                     seen = replace(frame, rgb=painted)
                 sample = graph.process(seen)
+                if sample.detected and not tracking:
+                    # A first pose (clip start, after a gap or a restart) comes from the person
+                    # detector's coarse box; a second look at the same frame starts from the
+                    # landmarks' own box, as every later frame does.
+                    sample = graph.process(seen)
+                tracking = sample.detected
                 rejected = False
                 if sample.detected and prev is not None:
                     if not people.same_person(prev[0], sample.image_xy_px, BLAZEPOSE_NAMES, frame.time_s - prev[1]):
@@ -283,6 +296,7 @@ def detect_landmarks(
                             keep = target
                         graph.close()  # start afresh: the detector, with the others painted out
                         graph = new_tracker()
+                        tracking = False
                         next_census_s = -np.inf  # count again now: who is where, to paint the others out
                 if sample.detected:
                     prev = (sample.image_xy_px, frame.time_s)
