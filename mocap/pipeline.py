@@ -21,7 +21,7 @@ from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
 from mocap.choices import FootLock, RootMotion, Travel
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import InputError, MocapError, NoPersonError
-from mocap.smooth import SmoothingConfig, smooth_tracks
+from mocap.smooth import SmoothingConfig, smooth_tracks, unseen_parts
 from mocap.timeseries import runs
 from mocap.solve import MotionConfig, Solution, solve_full
 from mocap.timeline import Retiming, to_constant_rate
@@ -71,6 +71,7 @@ class ConvertResult:
     retiming: Retiming | None = None  # set when frames were resampled to a constant rate
     people_max: int = 1  # most people counted in one frame (mocap.detect.people)
     identity_lost: tuple[tuple[int, int], ...] = ()  # frame ranges rejected as another person
+    unseen_parts: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)  # smooth.unseen_parts
     # What the preview and the report look at (mocap.report.write_report takes a ConvertResult).
     tracks: LandmarkTracks | None = None  # as detected (on the output's constant rate), before smoothing
     smoothed: LandmarkTracks | None = None  # as solved
@@ -324,6 +325,7 @@ def convert(
         identity_lost=tuple(
             (r.first, r.last) for r in runs(np.asarray(tracks.identity_lost, bool))
         ) if tracks.identity_lost is not None else (),
+        unseen_parts=unseen_parts(tracks, options.smoothing),
         tracks=tracks,
         smoothed=smoothed,
         solve=solved,

@@ -94,6 +94,11 @@ def print_summary(result) -> None:
     if result.identity_lost:
         spans = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in result.identity_lost[:8])
         table.add_row("identity", f"frames {spans}: the pose was another person's; dropped and filled")
+    for part, spans in result.unseen_parts.items():
+        frames = sum(b - a + 1 for a, b in spans)
+        listed = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in spans[:6])
+        more = f" and {len(spans) - 6} more" if len(spans) > 6 else ""
+        table.add_row("unseen", f"{part}: {frames} frames ({listed}{more}); held, or standing where never seen")
     table.add_row("performer", f"{result.height_m:.2f} m tall")
     console.print(table)
     for fmt, path in result.outputs.items():  # whole paths on one line each, for copy and paste

@@ -17,7 +17,7 @@ def _tracks(signal: np.ndarray, fps: float, visibility: np.ndarray | None = None
     detected = np.ones(n, bool)
     return LandmarkTracks(
         BLAZEPOSE_NAMES, fps, np.arange(n) / fps, np.arange(n), (640, 480),
-        world[..., :2] * 100, world, vis, detected,
+        world[..., :2] * 100 + (320, 240), world, vis, detected,  # pixels inside the 640x480 image
     )
 
 

@@ -33,20 +33,21 @@ from mocap.solve.fit import FittedRig
 class FootLockConfig:
     blend_s: float = 0.2  # fade in/out around each contact
     reach: float = 0.995  # fraction of the leg's full length an IK goal may use
-    max_hold_slide_m: float = 0.25  # a planted point that slides farther is held on the floor, not in place
+    max_hold_slide_m_s: float = 0.3  # a planted point sliding faster over its contact is held on the floor, not in place
     hip_cutoff_hz: float = 4.0  # smoothing of the hip drop
 
 
 def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: float,
-                 max_hold_slide_m: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+                 max_hold_slide_m_s: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Targets (T, 3) and lock weights (T,) in [0, 1] for one contact point; the point is
     moved by weight * (target - point).
 
     During a contact the target is the point's mean horizontal position over the contact,
-    at height 0, with weight 1; when the point slides farther than max_hold_slide_m over the
-    contact (horizontal extent: a treadmill, the root kept where the image shows it,
-    mocap.solve.anchor.travel_blend) it keeps its own horizontal path and only its height
-    is held at 0. Within blend_s of a contact the correction fades out: the
+    at height 0, with weight 1; when the point slides faster than max_hold_slide_m_s over
+    the contact (its horizontal extent over the contact's duration: a treadmill, the root
+    kept where the image shows it, mocap.solve.anchor.travel_blend; a planted foot's noise
+    stays under 0.15 m/s, a treadmill's belt runs at walking speed) it keeps its own
+    horizontal path and only its height is held at 0. Within blend_s of a contact the correction fades out: the
     point keeps its own motion, moved by a cubic Hermite curve that starts from the
     correction at the contact's end, with the slope that cancels the point's velocity
     there (so the foot leaves and lands at rest), and reaches 0 with zero slope after
@@ -64,7 +65,7 @@ def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: flo
         held = np.nanmean(path_m[first : last + 1], axis=0)
         held[1] = 0.0
         stretch = path_m[first : last + 1][:, [0, 2]]
-        slides = float(np.max(np.ptp(stretch, axis=0))) > max_hold_slide_m
+        slides = float(np.max(np.ptp(stretch, axis=0))) * fps / max(last - first, 1) > max_hold_slide_m_s
         lo, hi = max(0, first - ramp), min(n - 1, last + ramp)
         for t in range(lo, hi + 1):
             if slides:  # on the floor, not in place; the point keeps its own horizontal path
@@ -165,8 +166,8 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
         zeros = np.zeros(n, bool)
         heel_flags = contacts.in_contact[:, names.index(leg.heel_contact)] if leg.heel_contact in names else zeros
         toe_flags = contacts.in_contact[:, names.index(leg.toe_contact)] if leg.toe_contact in names else zeros
-        heel_tgt, w_h = lock_targets(heel, heel_flags, fps, cfg.blend_s, cfg.max_hold_slide_m)
-        toe_tgt, w_t = lock_targets(toe_p, toe_flags, fps, cfg.blend_s, cfg.max_hold_slide_m)
+        heel_tgt, w_h = lock_targets(heel, heel_flags, fps, cfg.blend_s, cfg.max_hold_slide_m_s)
+        toe_tgt, w_t = lock_targets(toe_p, toe_flags, fps, cfg.blend_s, cfg.max_hold_slide_m_s)
         # Turn the foot about the ankle so heel->toe matches the held pair (both planted).
         turn = rotation_from_to(toe_p - heel, toe_tgt - heel_tgt)
         both = np.minimum(w_h, w_t)
