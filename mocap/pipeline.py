@@ -23,7 +23,7 @@ from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
 from mocap.solve import MotionConfig, solve_full
 
-FORMATS = ("bvh", "fbx", "glb")
+FORMATS = ("bvh", "fbx", "glb", "json")  # json: canonical motion for the Blender add-on
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
 
 
@@ -165,6 +165,10 @@ def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOption
 
             writer = write_fbx if fmt == "fbx" else write_glb
             written[fmt] = writer(motion, path, preset, blender_exe=options.blender_exe)
+        elif fmt == "json":
+            from mocap.export.motion_json import write_motion_json
+
+            written[fmt] = write_motion_json(motion, path)
         else:
             raise MocapError(f"{path}: unknown output format {fmt!r} (choose from: {', '.join(FORMATS)})")
     return written
