@@ -183,13 +183,18 @@ def auto_map(rig: ArmatureRig) -> BoneMap:
             above: int | None = None
             for role in chain:
                 choice = None
-                for key in ROLE_WORDS[role]:
-                    cands = [b for b, (s, k, rest) in enumerate(info)
-                             if s == side and k == key and not _excluded(rest)
-                             and b not in index_of.values()
-                             and (above is None or _is_below(rig, b, above))]
-                    if cands:
-                        choice = min(cands, key=lambda b: len(rig.ancestors(b)))  # the top one of a run
+                # Prefer a bone below the previous segment; IK-style rigs parent feet and hands
+                # elsewhere (to a root bone), so a named bone anywhere is the fallback.
+                for below_only in (True, False):
+                    for key in ROLE_WORDS[role]:
+                        cands = [b for b, (s, k, rest) in enumerate(info)
+                                 if s == side and k == key and not _excluded(rest)
+                                 and b not in index_of.values()
+                                 and (above is None or not below_only or _is_below(rig, b, above))]
+                        if cands:
+                            choice = min(cands, key=lambda b: len(rig.ancestors(b)))  # the top one of a run
+                            break
+                    if choice is not None:
                         break
                 if choice is not None:
                     found[side + role] = rig.names[choice]

@@ -24,11 +24,13 @@ Method (world-space rotation offsets from the two rest poses, never copied local
    mean of both sides), horizontally from the first frame's position and vertically above
    the target's floor, so strides land where the target's feet can reach.
 5. **Floor** (on by default): in frames where the source has a foot contact, the hips move
-   vertically so the lowest point (bone heads and tails) of the contacting target feet sits
-   at the target's rest floor level; the correction is interpolated linearly between contacts.
+   vertically so the lowest point (bone heads and tails) of the target's feet sits at the
+   target's rest floor level (the contacting foot, or a swinging foot that would otherwise
+   sink into the floor); the shift is interpolated linearly between such frames.
 6. **Foot lock** (optional): during each contact range the ankle is held at the range's
    mean position (faded in and out over FOOT_LOCK_BLEND_S), thigh and shin solved by
-   two-bone IK in the leg's own bend plane; the foot keeps its orientation.
+   two-bone IK in the leg's own bend plane; the foot keeps its orientation. Where a held
+   ankle is out of the leg's reach the hips come down just enough to reach it.
 
 `Retargeter` is built once per (skeleton, armature, bone map); `retarget()` does a whole
 clip and `pose_frame()` one pose, for a live stream (issue 16) applied from a timer.
@@ -302,41 +304,64 @@ class Retargeter:
         return np.min(np.stack(heights), axis=0)
 
     def floor_correction(self, pos, rot, contacts: dict[str, np.ndarray]) -> np.ndarray:
-        """(T,) vertical hips shift putting the lowest contacting foot on the floor (interpolated between contacts)."""
+        """(T,) vertical hips shift: in frames where the source has any foot contact, the lowest
+        point of both target feet goes onto the floor (so a contacting foot touches it and no foot
+        sinks through it); interpolated linearly between those frames."""
         n = pos.shape[0]
-        error = np.full(n, np.nan)
+        any_contact = np.zeros(n, dtype=bool)
         for side in ("Left", "Right"):
-            flags = contacts.get(side, np.zeros(n, bool))
-            if not np.any(flags):
-                continue
-            e = self.floor - self.lowest_foot(pos, rot, side)
-            error = np.where(flags, np.fmax(error, e), error)  # the lowest foot decides: largest lift
-        known = np.isfinite(error)
-        if not np.any(known):
+            any_contact |= np.asarray(contacts.get(side, np.zeros(n, bool)), dtype=bool)
+        if not np.any(any_contact):
             return np.zeros(n)
+        lowest = np.minimum(self.lowest_foot(pos, rot, "Left"), self.lowest_foot(pos, rot, "Right"))
         t = np.arange(n)
-        return np.interp(t, t[known], error[known])
+        return np.interp(t, t[any_contact], (self.floor - lowest)[any_contact])
 
-    def lock_feet(self, mapped: dict[int, np.ndarray], pos, rot, contacts, fps: float) -> dict[int, np.ndarray]:
-        """Mapped rotations with thigh and shin re-solved so planted ankles stay put (see module docstring)."""
-        mapped = dict(mapped)
+    def lock_targets(self, pos, contacts, fps: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per side: (goal (T, 3), weight (T,)) for the ankle (the Foot bone's head): the mean ankle
+        position of each contact range, faded in and out over FOOT_LOCK_BLEND_S inside the range."""
         n = pos.shape[0]
         blend = max(1, int(round(FOOT_LOCK_BLEND_S * fps)))
+        out = {}
         for side in ("Left", "Right"):
-            flags = contacts.get(side, np.zeros(n, bool))
-            b_thigh, b_shin, b_foot = (self._b[side + k] for k in ("UpLeg", "Leg", "Foot"))
-            hip, knee, ankle = pos[:, b_thigh], pos[:, b_shin], pos[:, b_foot]
+            ankle = pos[:, self._b[side + "Foot"]]
             goal = ankle.copy()
             weight = np.zeros(n)
-            for first, last in _ranges(flags):
+            for first, last in _ranges(contacts.get(side, np.zeros(n, bool))):
                 goal[first:last + 1] = ankle[first:last + 1].mean(axis=0)
                 w = np.ones(last - first + 1)
                 ramp = min(blend, (last - first + 2) // 2)
                 w[:ramp] = np.minimum(w[:ramp], (np.arange(ramp) + 1) / (ramp + 1))
                 w[len(w) - ramp:] = np.minimum(w[len(w) - ramp:], (np.arange(ramp)[::-1] + 1) / (ramp + 1))
-                weight[first:last + 1] = np.maximum(weight[first:last + 1], w)
+                weight[first:last + 1] = w
+            out[side] = (goal, weight)
+        return out
+
+    def hip_drop(self, pos, targets) -> np.ndarray:
+        """(T,) how far the hips must come down (along -up) so every locked ankle is within reach
+        (thigh + shin, less 0.1 %); 0 where it already is."""
+        drop = np.zeros(pos.shape[0])
+        for side, (goal, weight) in targets.items():
+            hip = pos[:, self._b[side + "UpLeg"]]
+            knee = pos[:, self._b[side + "Leg"]]
+            ankle = pos[:, self._b[side + "Foot"]]
+            reach = 0.999 * (np.linalg.norm(knee - hip, axis=1) + np.linalg.norm(ankle - knee, axis=1))
+            v = ankle + weight[:, None] * (goal - ankle) - hip
+            a = v @ self.up  # negative: the goal is below the hip
+            disc = a * a - (np.sum(v * v, axis=1) - reach ** 2)
+            need = np.where(disc >= 0, -a - np.sqrt(np.maximum(disc, 0.0)), -a)
+            drop = np.maximum(drop, np.where(np.linalg.norm(v, axis=1) > reach, np.maximum(need, 0.0), 0.0))
+        return drop
+
+    def lock_feet(self, mapped: dict[int, np.ndarray], pos, rot, targets) -> dict[int, np.ndarray]:
+        """Mapped rotations with thigh and shin re-solved by two-bone IK so each ankle reaches its
+        lock target (see lock_targets); the feet keep their orientation."""
+        mapped = dict(mapped)
+        for side, (goal, weight) in targets.items():
             if not np.any(weight > 0):
                 continue
+            b_thigh, b_shin, b_foot = (self._b[side + k] for k in ("UpLeg", "Leg", "Foot"))
+            hip, knee, ankle = pos[:, b_thigh], pos[:, b_shin], pos[:, b_foot]
             target = ankle + weight[:, None] * (goal - ankle)
             new_knee = _two_bone_knee(hip, knee, ankle, target, self.forward)
             r1 = quat.between(knee - hip, new_knee - hip)
@@ -359,7 +384,10 @@ class Retargeter:
             hips = hips + self.floor_correction(pos, rot, contacts)[:, None] * self.up
             rot, pos = self.assemble(mapped, hips)
         if options.foot_lock:
-            mapped = self.lock_feet(mapped, pos, rot, contacts, motion.fps)
+            targets = self.lock_targets(pos, contacts, motion.fps)
+            hips = hips - self.hip_drop(pos, targets)[:, None] * self.up
+            rot, pos = self.assemble(mapped, hips)
+            mapped = self.lock_feet(mapped, pos, rot, targets)
             rot, pos = self.assemble(mapped, hips)
         basis, loc = self.channels(rot, pos)
         keyed_rot, keyed_loc = self.keyed()
