@@ -120,12 +120,41 @@ def missing_required(bone_map: BoneMap) -> list[str]:
     return [c for c in REQUIRED if not bone_map.get(c)]
 
 
+_CANONICAL_PARENT = {
+    "Spine": "Hips", "Spine1": "Spine", "Spine2": "Spine1", "Neck": "Spine2", "Head": "Neck",
+    **{f"{s}{c}": f"{s}{p}" if p else "Spine2" for s in ("Left", "Right") for c, p in
+       (("Shoulder", None), ("Arm", "Shoulder"), ("ForeArm", "Arm"), ("Hand", "ForeArm"))},
+    **{f"{s}{c}": f"{s}{p}" if p else "Hips" for s in ("Left", "Right") for c, p in
+       (("UpLeg", None), ("Leg", "UpLeg"), ("Foot", "Leg"), ("ToeBase", "Foot"))},
+}
+_MAY_BE_CARRIED = ("Hand", "Foot", "ToeBase")  # IK rigs parent these to a root bone
+
+
+def structure_problems(rig: ArmatureRig, bone_map: BoneMap) -> list[str]:
+    """Pairs whose bones contradict the canonical hierarchy: a mapped joint's bone must lie below
+    the bone of its nearest mapped canonical ancestor (hands, feet and toes may hang elsewhere)."""
+    problems = []
+    index = {c: rig.names.index(t) for c, t in bone_map.items() if t in rig.names}
+    for c, b in index.items():
+        if c.endswith(_MAY_BE_CARRIED):
+            continue
+        p = _CANONICAL_PARENT.get(c)
+        while p is not None and p not in index:
+            p = _CANONICAL_PARENT.get(p)
+        if p is not None and index[p] not in rig.ancestors(b):
+            problems.append(f"{c} ({bone_map[c]}) is not below {p} ({bone_map[p]})")
+    return problems
+
+
 def detect_preset(rig: ArmatureRig) -> tuple[MapPreset | None, BoneMap]:
-    """The preset covering the most bones of `rig` among those that find every required joint."""
+    """The preset covering the most bones of `rig` among those that find every required joint
+    in a hierarchy that agrees with the canonical one (structure_problems)."""
     best: tuple[MapPreset | None, BoneMap] = (None, {})
     for preset in list_map_presets():
         found = preset_map(rig, preset)
-        if not missing_required(found) and len(found) > len(best[1]):
+        if missing_required(found) or structure_problems(rig, found):
+            continue
+        if len(found) > len(best[1]):
             best = (preset, found)
     return best
 

@@ -128,9 +128,12 @@ def between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle in degrees of the rotation between a and b (q and -q are the same rotation)."""
-    d = np.abs(np.sum(normalize(a) * normalize(b), axis=-1))
-    return np.degrees(2.0 * np.arccos(np.clip(d, 0.0, 1.0)))
+    """Angle in degrees of the rotation between a and b (q and -q are the same rotation).
+
+    Computed as 2·atan2(|v|, |w|) of a⁻¹·b, which stays exact for tiny angles (arccos of a
+    dot product loses everything below about 1e-6 degrees)."""
+    r = mul(inv(normalize(a)), normalize(b))
+    return np.degrees(2.0 * np.arctan2(np.linalg.norm(r[..., :3], axis=-1), np.abs(r[..., 3])))
 
 
 def make_continuous(q: np.ndarray) -> np.ndarray:
