@@ -75,7 +75,7 @@ class ConvertSettings:
 
     smoothing: str = "medium"
     root_motion: str = "full"
-    foot_lock: str = "auto"
+    foot_lock: str = "on"
     start_s: float | None = None
     end_s: float | None = None
     extra_args: tuple[str, ...] = ()

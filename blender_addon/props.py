@@ -44,8 +44,8 @@ class MocapSettings(bpy.types.PropertyGroup):
     foot_lock: EnumProperty(
         name="Foot lock",
         description="mocap's own foot lock, on the performer's skeleton",
-        items=[("auto", "Auto", "Hold planted feet still"), ("off", "Off", "Leave the feet as detected")],
-        default="auto",
+        items=[("on", "On", "Hold planted feet still"), ("off", "Off", "Leave the feet as detected")],
+        default="on",
     )
     use_trim: BoolProperty(name="Trim", description="Convert only part of the video", default=False)
     start_s: FloatProperty(name="Start", description="Start time, seconds", min=0.0, default=0.0, unit="TIME_ABSOLUTE")

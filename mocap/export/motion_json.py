@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from mocap.data import Motion
-from mocap.export.atomic import atomic_path
+from mocap.atomic import atomic_path
 from mocap.retarget.motionfile import motion_to_dict
 
 
