@@ -32,6 +32,19 @@ def find_engine(context) -> eng.Engine:
     return eng.find_engine(prefs.mocap_path if prefs is not None else "")
 
 
+def retargeter_for(obj, skeleton) -> tuple[Retargeter, str]:
+    """The Retargeter for armature `obj`, from its bone-map list (detected and shown when empty).
+    Built once per take; offline conversion and a live stream (issue 16) both use it."""
+    rig = armature_rig(obj)
+    bone_map = read_bone_map(obj)
+    if bone_map:
+        how = obj.mocap_map_source or "edited"
+    else:
+        how, bone_map = map_armature(rig)
+        store_bone_map(obj, bone_map, how)
+    return Retargeter(skeleton, rig, bone_map), how
+
+
 def apply_motion(context, path: str | Path, target=None, scene=None):
     """Read a motion file and put it on the selected armature (else a new mocap armature).
 
@@ -43,14 +56,7 @@ def apply_motion(context, path: str | Path, target=None, scene=None):
     target = target if target is not None else selected_armature(context)
     if target is None:
         target = create_mocap_armature(context, motion.skeleton, name=f"{motion.name}_mocap")
-    rig = armature_rig(target)
-    bone_map = read_bone_map(target)
-    if bone_map:
-        how = target.mocap_map_source or "edited"
-    else:
-        how, bone_map = map_armature(rig)
-        store_bone_map(target, bone_map, how)
-    retargeter = Retargeter(motion.skeleton, rig, bone_map)
+    retargeter, how = retargeter_for(target, motion.skeleton)
     anim = retargeter.retarget(motion, RetargetOptions(floor=settings.floor, foot_lock=settings.lock_feet))
     action = write_action(target, anim, name=f"{motion.name}_{target.name}", frame_start=1)
     set_scene_timing(scene, motion.fps, motion.n_frames, frame_start=1)

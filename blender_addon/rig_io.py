@@ -88,6 +88,22 @@ def write_action(obj, anim: TargetAnimation, name: str, frame_start: int = 1):
     return action
 
 
+def apply_pose(obj, retargeter, basis_xyzw: np.ndarray, location: np.ndarray) -> None:
+    """Set one retargeted pose (Retargeter.pose_frame: basis (B, 4), location (B, 3)) directly on the
+    pose bones, without keys: what a live stream's timer calls (issue 16), with the same map."""
+    keyed_rot, keyed_loc = retargeter.keyed()
+    for b, bone in enumerate(retargeter.target.names):
+        pb = obj.pose.bones.get(bone)
+        if pb is None:
+            continue
+        if keyed_rot[b]:
+            pb.rotation_mode = "QUATERNION"
+            x, y, z, w = basis_xyzw[b]
+            pb.rotation_quaternion = (w, x, y, z)
+        if keyed_loc[b]:
+            pb.location = tuple(location[b])
+
+
 def _main_child(sk: SourceSkeleton, j: int) -> int | None:
     kids = [c for c, p in enumerate(sk.parents) if p == j]
     central = [c for c in kids if not sk.names[c].startswith(("Left", "Right"))]

@@ -141,6 +141,29 @@ def cmd_retarget(args: dict) -> dict:
     }
 
 
+def cmd_live_pose(args: dict) -> dict:
+    """One pose applied without keys through the same map (the live-mode path) vs the keyed action."""
+    fresh_scene()
+    arm = make_target(args["target"])
+    select_only(arm)
+    bpy.context.scene.mocap.floor = False  # a single pose has no contacts to put on the floor
+    assert bpy.ops.mocap.apply_motion(filepath=args["motion"]) == {"FINISHED"}
+    frame = int(args["frame"])
+    scene = bpy.context.scene
+    scene.frame_set(frame + 1)
+    keyed = {pb.name: tuple(arm.matrix_world @ pb.head) for pb in arm.pose.bones}
+    arm.animation_data.action = None
+    ops = sys.modules[MODULE + ".operators"]
+    rig_io = sys.modules[MODULE + ".rig_io"]
+    motion = sys.modules[MODULE + ".mocap_retarget"].read_motion(args["motion"])
+    rt, how = ops.retargeter_for(arm, motion.skeleton)
+    basis, loc = rt.pose_frame(motion.world_xyzw()[frame], motion.root_m[frame], origin_m=motion.root_m[0])
+    rig_io.apply_pose(arm, rt, basis, loc)
+    bpy.context.view_layer.update()
+    live = {pb.name: tuple(arm.matrix_world @ pb.head) for pb in arm.pose.bones}
+    return {"json": {"keyed": keyed, "live": live, "how": how}}
+
+
 def _key_counts(obj) -> list[int]:
     action = obj.animation_data.action
     curves = list(getattr(action, "fcurves", []) or [])

@@ -168,6 +168,18 @@ def test_foot_lock_after_retargeting_keeps_planted_feet_still(addon_zip, dance_m
 
 
 @pytest.mark.mediapipe
+def test_live_pose_goes_through_the_same_map(addon_zip, dance_motion, tmp_path):
+    """Issue 16's receiver: one pose set from a timer equals the keyed frame, bone for bone."""
+    data, _ = run_driver(addon_zip, "live_pose", {
+        "target": "adventurer", "motion": str(dance_motion), "frame": 60,
+        "characters": str(REPO.parent / "shared" / "data" / "characters" / "quaternius_modular_women"),
+    }, tmp_path)
+    keyed, live = data["keyed"], data["live"]
+    assert keyed.keys() == live.keys()
+    assert max(np.linalg.norm(np.subtract(keyed[b], live[b])) for b in keyed) < 1e-4
+
+
+@pytest.mark.mediapipe
 def test_convert_operator_on_a_sample(addon_zip, tmp_path):
     from mocap.video import probe_video
 
