@@ -73,12 +73,12 @@ def _canonical_rig(motion, names=None, a_pose_deg=0.0, roll_seed=None, twist=Fal
     A-pose arms, random rolls, twist bones, more spine bones, centimetres, a Y-up armature space,
     feet parented to a root bone (IK style)."""
     scene = scene_from_motion(motion, "mixamo")
-    bones = {b["name"]: dict(b) for b in scene["bones"]}
-    order = [b["name"] for b in scene["bones"]]
-    parent = {b["name"]: (scene["bones"][b["parent"]]["name"] if b["parent"] >= 0 else None) for b in scene["bones"]}
-    head = {n: np.array(bones[n]["head"]) for n in order}
-    tail = {n: np.array(bones[n]["tail"]) for n in order}
-    mat = {n: np.array(bones[n]["rest_matrix"]).reshape(3, 3) for n in order}
+    bones = {b.name: b for b in scene.bones}
+    order = [b.name for b in scene.bones]
+    parent = {b.name: (scene.bones[b.parent].name if b.parent >= 0 else None) for b in scene.bones}
+    head = {n: np.array(bones[n].head) for n in order}
+    tail = {n: np.array(bones[n].tail) for n in order}
+    mat = {n: np.array(bones[n].rest_matrix).reshape(3, 3) for n in order}
     rng = np.random.default_rng(roll_seed)
 
     def subtree(n):
@@ -183,8 +183,8 @@ def test_onto_mocaps_own_rig_reproduces_the_fbx_channels():
     assert how == "mixamo" and len(bone_map) == 22
     anim = Retargeter(src.skeleton, rig, bone_map).retarget(src, RetargetOptions(floor=False))
     scene = scene_from_motion(motion, "mixamo")
-    expected = np.array(scene["rotations"]).reshape(len(scene["bones"]), -1, 4)[:, :, [1, 2, 3, 0]]
-    got = anim.basis_xyzw[:, [rig.index(b["name"]) for b in scene["bones"]]].transpose(1, 0, 2)
+    expected = np.array(scene.rotations).reshape(len(scene.bones), -1, 4)[:, :, [1, 2, 3, 0]]
+    got = anim.basis_xyzw[:, [rig.index(b.name) for b in scene.bones]].transpose(1, 0, 2)
     assert quat.angle_deg(got, expected).max() < 1e-4
 
 
