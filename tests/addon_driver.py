@@ -232,6 +232,65 @@ def cmd_convert(args: dict) -> dict:
     }}
 
 
+class RecordingLayout:
+    """Stands in for a UILayout: records every label and operator the panel draws."""
+
+    def __init__(self, log: list):
+        self.log = log
+        self.enabled = True
+        self.scale_y = 1.0
+
+    def _child(self, *args, **kwargs):
+        return RecordingLayout(self.log)
+
+    row = column = box = split = _child
+
+    def label(self, text="", **kwargs):
+        self.log.append(("label", text))
+
+    def operator(self, idname, **kwargs):
+        self.log.append(("operator", idname))
+
+    def prop(self, data, name, **kwargs):
+        getattr(data, name)  # the property must exist
+        self.log.append(("prop", name))
+
+    def prop_search(self, data, name, search_data, search_name, **kwargs):
+        getattr(data, name)
+        getattr(search_data, search_name)
+
+    def progress(self, **kwargs):
+        self.log.append(("progress", kwargs.get("text", "")))
+
+    def template_list(self, *args, **kwargs):
+        self.log.append(("list", args[3]))
+
+
+def draw_panels() -> list:
+    log: list = []
+    for cls in (bpy.types.VIEW3D_PT_mocap, bpy.types.VIEW3D_PT_mocap_bone_map):
+        panel = type("P", (), {"layout": RecordingLayout(log)})()
+        cls.draw(panel, bpy.context)
+    return log
+
+
+def cmd_panel(args: dict) -> dict:
+    """Draw the panel after a Convert with the given engine path (and with a rig selected)."""
+    fresh_scene()
+    bpy.context.preferences.addons[MODULE].preferences.mocap_path = args["mocap"]
+    bpy.context.scene.mocap.video = args["video"]
+    try:
+        bpy.ops.mocap.convert(wait=True)
+    except RuntimeError:
+        pass
+    before = draw_panels()
+    arm = make_target("rigify")
+    select_only(arm)
+    bpy.ops.mocap.map_detect()
+    after = draw_panels()
+    return {"json": {"before": before, "after": after}}
+
+
 def cmd_check_engine(args: dict) -> dict:
     fresh_scene()
     bpy.context.preferences.addons[MODULE].preferences.mocap_path = args["mocap"]

@@ -251,6 +251,18 @@ def test_missing_engine_gives_the_panel_message(addon_zip, tmp_path):
     assert data["armatures"] == []
 
 
+def test_panel_draws_the_engine_message_and_the_bone_map(addon_zip, tmp_path):
+    missing = str(tmp_path / "no-such-dir" / "mocap")
+    data, _ = run_driver(addon_zip, "panel", {"mocap": missing, "video": str(REPO / "samples" / "squats.mp4")},
+                         tmp_path)
+    labels = " ".join(text for kind, text in data["before"] if kind == "label")
+    assert "mocap engine not found" in labels and "Target: none selected" in labels
+    assert ["operator", "mocap.convert"] in data["before"]
+    after = data["after"]
+    assert ["list", "mocap_bone_map"] in after and ["operator", "mocap.map_detect"] in after
+    assert any(kind == "label" and "rigify_deform" in text for kind, text in after)
+
+
 def test_too_old_engine_is_named(addon_zip, tmp_path):
     fake = tmp_path / "mocap"
     fake.write_text("#!/bin/sh\necho 'mocap 0.0.9'\n")
