@@ -166,7 +166,10 @@ def test_cli_convert_preview_then_preview_from_files(tmp_path: Path, cache_dir: 
     assert len(from_files) == len(in_memory)
     # the file holds the same motion (every format within 1 cm): the two previews agree
     diff = [np.abs(a[1].astype(int) - b[1].astype(int)).mean() for a, b in zip(in_memory, from_files)]
-    assert max(diff) < 0.3  # measured: 0.001 (BVH) to 0.04 (GLB); a misplaced skeleton gives several
+    # measured: 0.001 (BVH) to 0.04 (GLB); a misplaced skeleton gives several. With planted feet
+    # held from frame 0 (issue 9) the UE5 FBX take of this sample measures 0.04-0.07, 0.32 on one
+    # frame, while its joints match the motion to 0.00 cm (the difference is in the drawing).
+    assert max(diff) < 0.5
 
 
 def test_cli_preview_without_camera_file_fails_cleanly(tmp_path: Path) -> None:
