@@ -246,9 +246,14 @@ def cmd_live(args: dict) -> dict:
     real_apply = ops.apply_pose
     hand = next(b.name for b in arm.pose.bones if b.name.lower() in ("hand.l", "mixamorig:lefthand", "lefthand"))
 
+    latency_ms = []  # frame available in `mocap live` -> its pose applied here (benchmarks/live_latency.py)
+
     def recording_apply(obj, retargeter, basis, loc):
         real_apply(obj, retargeter, basis, loc)
         bpy.context.view_layer.update()
+        frame = ops._LIVE["poser"]._memo[0]  # the frame this pose came from
+        if frame.sent_wall_s is not None:
+            latency_ms.append((time.time() - frame.sent_wall_s) * 1000.0)
         applied.append(tuple(obj.matrix_world @ obj.pose.bones[hand].head))
 
     ops.apply_pose = recording_apply
@@ -314,6 +319,7 @@ def cmd_live(args: dict) -> dict:
         "result": result, "error": error, "status": s.live_status, "running": s.live_running, "stats": stats,
         "junk_sent": junk_sent["n"], "applied": applied, "key_frames": keys[0] if keys else [],
         "key_counts": sorted({len(k) for k in keys}), "action": action.name if action else "",
+        "latency_ms": latency_ms,
     }}
 
 
