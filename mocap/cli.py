@@ -2,6 +2,8 @@
 
 Exit codes: 0 success; 2 bad input or usage; 3 detection could not run; 4 no person;
 5 an output could not be written; 6 a malformed file; 1 anything else mocap reports.
+`mocap batch` (cli_batch.py): 0 every job done or skipped; 1 one or more jobs failed;
+2 bad usage; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -157,6 +159,9 @@ def convert(
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Processes: a long video is detected in that many time chunks at once.")
+    ] = 1,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
     from mocap.errors import MocapError
@@ -186,7 +191,12 @@ def convert(
 
     with ConvertProgress(enabled=not quiet) as bar:
         try:
-            result = run_convert(video, out, options, progress=bar.advance, on_info=bar.start)
+            detector = None
+            if jobs > 1:
+                from mocap.batch.chunked import ChunkedDetector
+
+                detector = ChunkedDetector(jobs)
+            result = run_convert(video, out, options, progress=bar.advance, on_info=bar.start, detector=detector)
         except MocapError as exc:
             bar.stop()
             raise _fail(exc) from exc
@@ -215,3 +225,8 @@ def info(
     typer.echo(f"frames:      {meta.frame_count}")
     typer.echo(f"duration:    {meta.duration_s:.3f} s")
     typer.echo(f"codec:       {meta.codec}")
+
+
+from mocap.cli_batch import batch as _batch  # noqa: E402 - registered after the helpers it uses
+
+app.command(name="batch")(_batch)

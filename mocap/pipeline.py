@@ -81,9 +81,11 @@ def load_tracks(
     options: ConvertOptions,
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> tuple[VideoInfo, LandmarkTracks]:
     """Probe and detect (through the landmark cache). on_info(info, n_frames) is called
-    before decoding starts so a progress bar can know its total."""
+    before decoding starts so a progress bar can know its total. `detector` replaces
+    one-process detection on a cache miss (see detect_cached)."""
     from mocap.detect import detect_cached
     from mocap.video import count_frames_in_range, probe_video
 
@@ -98,6 +100,7 @@ def load_tracks(
         cache_dir=options.cache_dir if options.use_cache else None,
         use_cache=options.use_cache,
         progress=progress,
+        detector=detector,
     )
     return info, tracks
 
@@ -176,13 +179,17 @@ def convert(
     options: ConvertOptions = ConvertOptions(),
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> ConvertResult:
-    """Video file -> motion files. Raises a MocapError subclass on bad input."""
+    """Video file -> motion files. Raises a MocapError subclass on bad input.
+
+    `detector` replaces one-process detection on a landmark-cache miss: see detect_cached
+    and mocap.batch.chunked (time chunks on several cores)."""
     video = Path(video)
     check_outputs_possible(options)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    info, tracks = load_tracks(video, options, progress, on_info)
+    info, tracks = load_tracks(video, options, progress, on_info, detector)
     timings["detect"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
