@@ -94,7 +94,7 @@ def batch(
         units=units.value,
         rig=parse_rig(rig),
         blender_exe=blender,
-        cache_dir=cache_dir,
+        cache_dir=cache_dir.resolve() if cache_dir is not None else None,  # the same folder for every worker
         use_cache=not no_cache,
         root_motion=root_motion.value,
         foot_lock=foot_lock.value,

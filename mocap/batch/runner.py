@@ -208,7 +208,7 @@ def make_executor(config: BatchConfig):
     if config.executor == "ray":
         from mocap.batch.ray_executor import RayExecutor
 
-        return RayExecutor(address=config.ray_address, max_in_flight=config.jobs)
+        return RayExecutor(address=config.ray_address, max_in_flight=config.jobs, max_retries=config.retries)
     import os
 
     from mocap.batch.pool import WorkerPool
@@ -275,10 +275,10 @@ def run_batch(
             if len(chunks) > 1:
                 job.chunks = chunks
                 for i, chunk in enumerate(chunks):
-                    submit(_Task(f"{number}.{i}", job, tasks.run_chunk, (str(job.input), chunk, job.options.model),
+                    submit(_Task(f"{number}.{i}", job, tasks.run_chunk, (str(job.input.resolve()), chunk, job.options.model),
                                  _Frames(display.frames, OwnedProgress(chunk, None)), chunk=i))
             else:
-                submit(_Task(f"{number}", job, tasks.run_convert, (str(job.input), str(job.staging), job.options),
+                submit(_Task(f"{number}", job, tasks.run_convert, (str(job.input.resolve()), str(job.staging.resolve()), job.options),
                              _Frames(display.frames)))
         for event in executor.events():
             task = by_task[event.task_id]
@@ -291,7 +291,7 @@ def run_batch(
                 finish(job, "failed", error=(str(error_from(event.value)), event.value[2]))
             elif event.kind == "crashed":
                 task.frames.undo()
-                if job.attempts[event.task_id] <= config.retries:
+                if job.attempts[event.task_id] <= config.retries and not getattr(executor, "retries_crashes", False):
                     submit(task)
                 else:
                     finish(job, "failed", error=(f"{job.input}: the worker process died ({_death(event.value)}) "
@@ -302,7 +302,7 @@ def run_batch(
                     tracks = stitch_chunks(job.chunks, [job.parts[i] for i in range(len(job.chunks))], job.info.fps)
                     job.parts.clear()
                     submit(_Task(f"{event.task_id.split('.')[0]}.finish", job, tasks.run_finish,
-                                 (str(job.input), str(job.staging), job.options, tracks), _Frames(None)))
+                                 (str(job.input.resolve()), str(job.staging.resolve()), job.options, tracks), _Frames(None)))
             else:
                 finish(job, "done", _commit(job, event.value))
     except KeyboardInterrupt:
@@ -353,6 +353,8 @@ class _Frames:
 
 
 def _death(code: Any) -> str:
+    if isinstance(code, str):
+        return code
     if isinstance(code, int) and code < 0:
         import signal
 
