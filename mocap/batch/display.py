@@ -67,7 +67,9 @@ class BatchDisplay:
 
 
 def print_plan(jobs: list) -> None:
-    """--dry-run: what would run and why, what would be skipped."""
+    """--dry-run: what would run and why, what would be skipped (on stdout: it is the answer)."""
+    from rich.console import Console
+
     table = Table(box=None, pad_edge=False)
     table.add_column("action", style="bold")
     table.add_column("job")
@@ -76,7 +78,7 @@ def print_plan(jobs: list) -> None:
         why = job.error[0] if job.error else job.reason
         style = {"run": "cyan", "skip": "dim", "failed": "red"}[job.action]
         table.add_row(f"[{style}]{job.action}[/{style}]", job.key, why)
-    console.print(table)
+    Console().print(table)
 
 
 def print_closing(records: list[dict[str, Any]], n_skipped: int, manifest_path) -> None:
