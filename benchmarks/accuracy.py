@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import inspect
 import re
 import sys
 import tempfile
@@ -39,11 +38,13 @@ import numpy as np
 
 from mocap import evaluate as ev
 from mocap.bvh import read_bvh
+from mocap.camera import Camera, cv_from_internal
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError
 from mocap.export.bvh import write_bvh
 from mocap.kinematics import joint_positions
-from mocap.pipeline import ConvertOptions, load_tracks, motion_from_tracks
+from mocap.solve.root import RootConfig, fit_root_translation
+from mocap.pipeline import ConvertOptions, camera_for, motion_from_tracks, probe_and_detect
 from mocap.smooth import SmoothingConfig as SmoothingDefault
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,9 +94,6 @@ METRICS = (  # key, column title, unit
     ("skate", "skate", "mm/f"),
     ("root", "root", "mm"),
 )
-
-# Intermediate (internal frame) -> OpenCV camera axes: x right, y down, z forward.
-INTERNAL_TO_CAM = np.array([1.0, -1.0, -1.0])
 
 
 # --------------------------------------------------------------------------- data
@@ -151,8 +149,7 @@ def mediapipe_default_tracks(info: VideoInfo, options: ConvertOptions) -> Landma
     """BlazePose with MediaPipe's default settings (its own landmark smoothing on): what a
     peer calling `mediapipe.solutions.pose` gets. Cached beside the landmark cache, in
     `accuracy-mediapipe-defaults/`, keyed like it (plus the smoothing flag)."""
-    from mocap.detect import load_tracks as load_cached
-    from mocap.detect import save_tracks
+    from mocap.detect import read_tracks, write_tracks
     from mocap.detect.cache import cache_key, cache_path, default_cache_dir
     from mocap.detect.mediapipe_pose import detect_landmarks, mediapipe_version
     from mocap.errors import FormatError
@@ -163,13 +160,13 @@ def mediapipe_default_tracks(info: VideoInfo, options: ConvertOptions) -> Landma
     path = cache_path(folder, info, key, options.model)
     if options.use_cache and path.is_file():
         try:
-            return load_cached(path)
+            return read_tracks(path)
         except FormatError:
             pass
     tracks = detect_landmarks(info, read_frames(info, options.start_s, options.end_s), model=options.model,
                               mediapipe_smoothing=True)
     if options.use_cache:
-        save_tracks(tracks, path)
+        write_tracks(tracks, path)
     return tracks
 
 
@@ -190,45 +187,20 @@ def exported_joints(motion: Motion, folder: Path, options: ConvertOptions) -> tu
     return pos[:, idx], np.asarray(back.root_position_m, dtype=float)
 
 
-def solve(tracks: LandmarkTracks, info: VideoInfo, options: ConvertOptions, name: str, camera_k: np.ndarray | None):
-    """motion_from_tracks, passing the VideoInfo / camera if its signature accepts them.
+def solve(tracks: LandmarkTracks, info: VideoInfo, options: ConvertOptions, name: str,
+          camera_k: np.ndarray | None) -> tuple[Motion, float]:
+    """The pipeline's motion_from_tracks: (motion, fitted height in metres).
 
-    camera_k (the true intrinsics, --fov-from-gt) reaches the solver as a `camera`
-    argument or as ConvertOptions.fov_deg, whichever the pipeline offers; None leaves the
-    pipeline on its default camera, as for a user's video."""
-    import dataclasses
-
-    params = inspect.signature(motion_from_tracks).parameters
-    kwargs = {}
-    for key in ("info", "video", "video_info"):
-        if key in params:
-            kwargs[key] = info
-    if camera_k is not None:
-        w, h = tracks.image_size_px
-        from mocap.camera import Camera, diagonal_fov_deg_from_K
-
-        if "camera" in params:
-            kwargs["camera"] = Camera.from_K(camera_k, w, h)
-        elif "camera_k" in params:
-            kwargs["camera_k"] = camera_k
-        elif any(f.name == "fov_deg" for f in dataclasses.fields(options)):
-            options = dataclasses.replace(options, fov_deg=diagonal_fov_deg_from_K(camera_k, w, h))
-    if "name" in params:
-        kwargs["name"] = name
-    result = motion_from_tracks(tracks, options, **kwargs)
-    motion, height = (result if isinstance(result, tuple) else (result, float("nan")))[:2]
-    return motion, float(height)
+    camera_k (the true intrinsics, --fov-from-gt) is given to the solver as its camera;
+    None leaves the pipeline on its default camera, as for a user's video."""
+    camera = None if camera_k is None else Camera.from_K(camera_k, *tracks.image_size_px)
+    return motion_from_tracks(tracks, options, name=name, info=info, camera=camera)
 
 
-def default_camera_k(tracks: LandmarkTracks, options: ConvertOptions, info: VideoInfo) -> np.ndarray:
-    """The camera the pipeline assumes for this video (mocap.pipeline.camera_for when it
-    exists, else mocap.camera's default phone lens), for re-projection on real clips."""
-    import mocap.pipeline as pipeline
-    from mocap.camera import Camera
-
-    if hasattr(pipeline, "camera_for"):
-        return pipeline.camera_for(tracks, options, info).K
-    return Camera.from_fov(*tracks.image_size_px).K
+def default_camera(tracks: LandmarkTracks, options: ConvertOptions, info: VideoInfo) -> Camera:
+    """The camera the pipeline assumes for this video (mocap.pipeline.camera_for), for
+    re-projection on real clips."""
+    return camera_for(tracks, options, info)
 
 
 # --------------------------------------------------------------------------- metrics per clip
@@ -264,7 +236,7 @@ def score(est: np.ndarray, gt: dict[str, np.ndarray], root_est: np.ndarray, cont
 def evaluate_clip(video: Path, options: ConvertOptions, fov_from_gt: bool, bvh_dir: Path) -> ClipResult:
     t0 = time.perf_counter()
     gt = load_gt(video.parent / f"{video.stem}.gt.npz")
-    info, tracks = load_tracks(video, options)
+    info, tracks = probe_and_detect(video, options)
     if tracks.n_frames != gt["joints"].shape[0]:
         raise MocapError(f"{video.name}: {tracks.n_frames} frames decoded, ground truth has {gt['joints'].shape[0]}")
     camera_k = np.asarray(gt["camera_K"], dtype=float) if fov_from_gt else None
@@ -420,20 +392,21 @@ def person_height_px(tracks: LandmarkTracks) -> float:
 
 
 def reprojection_pck(joints: np.ndarray, camera_aligned: np.ndarray, image_px: np.ndarray, vis: np.ndarray,
-                     camera_k: np.ndarray, thr_px: float) -> tuple[float, np.ndarray]:
+                     camera: Camera, thr_px: float) -> tuple[float, np.ndarray]:
     """Re-project a pose (T, J, 3) onto the image and score PCK against the detections.
 
     The exported world is levelled and may be turned relative to the camera, so the pose
     is first turned by one rotation for the whole clip (Kabsch of its root-relative joints
     onto `camera_aligned`, the detector's own world landmarks, whose axes are the
     camera's; identity for those landmarks themselves). Each frame is then placed under
-    its 2D detections by a least-squares translation (evaluate.fit_translation,
-    visibility-weighted), projected with camera_k, and scored."""
+    its 2D detections by the product's own root fit (mocap.solve.root.fit_root_translation,
+    visibility-weighted, unsmoothed), projected with `camera`, and scored."""
     seen = ~np.isnan(joints).any(axis=(1, 2)) & ~np.isnan(camera_aligned).any(axis=(1, 2))
     rot = ev.clip_rotation(joints[seen], camera_aligned[seen], HIPS) if seen.any() else np.eye(3)
-    cam = ev.root_relative(joints, HIPS) @ rot.T * INTERNAL_TO_CAM
-    trans = ev.fit_translation(cam, image_px, camera_k, weights=vis)
-    proj = ev.project_points(cam + trans[:, None], camera_k)
+    pose = ev.root_relative(joints, HIPS) @ rot.T  # internal frame, axes of the camera
+    weights = np.nan_to_num(np.asarray(vis, dtype=float), nan=0.0)
+    trans = fit_root_translation(pose, image_px, weights, camera, RootConfig().gauss_newton_steps)
+    proj = camera.project(cv_from_internal(pose + trans[:, None]))
     return ev.pck(proj, image_px, thr_px), proj
 
 
@@ -442,11 +415,11 @@ def evaluate_real(video: Path, options: ConvertOptions, bvh_dir: Path) -> RealRe
 
     Every estimate is scored on the frames where the pipeline's detection found the
     person, against the same detected 2D landmarks (the pipeline's input)."""
-    info, tracks = load_tracks(video, options)
+    info, tracks = probe_and_detect(video, options)
     img, vis = raw_image(tracks)
     height_px = person_height_px(tracks)
     thr = PCK_FRACTION * height_px
-    k = default_camera_k(tracks, options, info)
+    camera = default_camera(tracks, options, info)
     seen = tracks.detected[:, None, None]
     result = RealResult(video.stem, tracks.n_frames, int(tracks.detected.sum()), tracks.fps, height_px)
     estimates = {"raw": raw_joints(mediapipe_default_tracks(info, options)), "input": raw_joints(tracks)}
@@ -458,7 +431,7 @@ def evaluate_real(video: Path, options: ConvertOptions, bvh_dir: Path) -> RealRe
     hips = [POSE.index(h) for h in HIPS]
     for key, est in estimates.items():
         est = np.where(seen, est, np.nan)
-        result.pck[key] = reprojection_pck(est, estimates["input"], img, vis, k, thr)[0]
+        result.pck[key] = reprojection_pck(est, estimates["input"], img, vis, camera, thr)[0]
         result.jitter[key] = float(np.nanmean(ev.jitter_mm(est[:, POSE], hips)))
     return result
 
@@ -606,7 +579,7 @@ def markdown_report(results: list[ClipResult], real: list[RealResult], command: 
 
 def write_report(path: Path, block: str) -> None:
     """Replace the generated block in `path` (between the markers), keeping the prose around it."""
-    from mocap.export.atomic import atomic_path
+    from mocap.atomic import atomic_path
 
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     if BEGIN in text and END in text:

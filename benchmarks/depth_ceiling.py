@@ -37,7 +37,8 @@ import accuracy as acc  # noqa: E402  (benchmarks/accuracy.py, beside this scrip
 
 from mocap import evaluate as ev  # noqa: E402
 from mocap.camera import cv_from_internal  # noqa: E402
-from mocap.pipeline import ConvertOptions, camera_for, load_tracks  # noqa: E402
+from mocap.kinematics import unit  # noqa: E402
+from mocap.pipeline import ConvertOptions, camera_for, probe_and_detect  # noqa: E402
 from mocap.smooth import smooth_tracks  # noqa: E402
 from mocap.solve.refine import refine_world  # noqa: E402
 from mocap.solve.root import camera_relative_root  # noqa: E402
@@ -45,10 +46,6 @@ from mocap.solve.root import camera_relative_root  # noqa: E402
 CHAINS = [(f"{s}_{a}", f"{s}_{b}") for s in ("l", "r")
           for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))]
 VARIANTS = ("shipped", "true sign", "true depth", "true depth + true lengths")
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
 def truth_in_camera(gt: dict[str, np.ndarray]) -> np.ndarray:
@@ -70,26 +67,26 @@ def replace_limbs(est: np.ndarray, truth: np.ndarray, rays: np.ndarray, variant:
         if variant.endswith("true lengths"):
             length = np.median(np.linalg.norm(truth[:, ib] - truth[:, ia], axis=1))
         m = np.sum(r * p, axis=1)
-        true_h = length * np.sum(_unit(truth[:, ib] - truth[:, ia]) * r, axis=1)
+        true_h = length * np.sum(unit(truth[:, ib] - truth[:, ia]) * r, axis=1)
         if variant == "true sign":
             h = np.sign(true_h) * np.abs(np.sum((est[:, ib] - est[:, ia]) * r, axis=1))
         else:
             h = true_h
         child = (m + h)[:, None] * r
-        out[:, ib] = p + length * _unit(child - p)
+        out[:, ib] = p + length * unit(child - p)
     return out
 
 
 def evaluate(video: Path, options: ConvertOptions) -> dict[str, tuple[float, float, int]]:
     gt = acc.load_gt(video.parent / f"{video.stem}.gt.npz")
-    info, tracks = load_tracks(video, options)
+    info, tracks = probe_and_detect(video, options)
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera_for(smoothed, options, info)
     root = camera_relative_root(smoothed, camera)
     refined = refine_world(smoothed, root, camera)
     idx = [tracks.index(acc.JOINTS[n][0]) for n in acc.NAMES]
     est = cv_from_internal(refined[:, idx] + root[:, None])
-    rays = _unit(camera.rays(smoothed.image_xy_px[:, idx]))
+    rays = unit(camera.rays(smoothed.image_xy_px[:, idx]))
     truth = truth_in_camera(gt)
     scores = {}
     for variant in VARIANTS:

@@ -15,10 +15,11 @@ from typing import Annotated
 import typer
 
 from mocap import __version__
+from mocap.choices import FootLock, RootMotion
 
 app = typer.Typer(
     name="mocap",
-    help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB).",
+    help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB, USD).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -34,17 +35,6 @@ class Model(str, enum.Enum):
 class Units(str, enum.Enum):
     cm = "cm"
     m = "m"
-
-
-class RootMotion(str, enum.Enum):
-    full = "full"
-    horizontal = "horizontal"
-    off = "off"
-
-
-class FootLock(str, enum.Enum):
-    auto = "auto"
-    off = "off"
 
 
 def _version(value: bool) -> None:
@@ -124,7 +114,7 @@ def convert(
             "Default: beside the video."
         ),
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb.")] = "bvh",
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text).")] = "bvh",
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,
     end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
     smoothing: Annotated[
@@ -137,7 +127,7 @@ def convert(
     ] = "mixamo",
     blender: Annotated[
         Path | None,
-        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB when bpy is not installed."),
+        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB/USD when bpy is not installed."),
     ] = None,
     model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
     cache_dir: Annotated[
@@ -147,10 +137,10 @@ def convert(
     root_motion: Annotated[
         RootMotion,
         typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
-    ] = RootMotion.full,
+    ] = RootMotion.FULL,
     foot_lock: Annotated[
-        FootLock, typer.Option("--foot-lock", help="auto: hold planted feet still (legs by IK); off: leave them.")
-    ] = FootLock.auto,
+        FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
+    ] = FootLock.ON,
     fov: Annotated[
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5, a phone's main camera)."),
@@ -158,6 +148,20 @@ def convert(
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps", min=1.0, max=1000.0,
+            help="Output frame rate (frames resampled on their true timestamps). Default: the clip's own; "
+            "a variable-rate clip gets its nominal rate.",
+        ),
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview/--no-preview", help="Also write <name>.preview.mp4: the skeleton over the video beside a 3D view.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Processes: a long video is detected in that many time chunks at once.")
@@ -182,10 +186,13 @@ def convert(
         blender_exe=blender,
         cache_dir=cache_dir,
         use_cache=not no_cache,
-        root_motion=root_motion.value,
-        foot_lock=foot_lock.value,
+        root_motion=root_motion,
+        foot_lock=foot_lock,
         fov_deg=fov,
         contacts_sidecar=contacts,
+        fps=fps,
+        preview=preview,
+        report_path=report,
     )
     from mocap.progress import ConvertProgress
 
@@ -206,6 +213,45 @@ def convert(
         print_summary(result)
 
 
+@app.command("preview")
+def preview_command(
+    video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The source video.")],
+    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The BVH mocap convert wrote from it.")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", dir_okay=False, help="Output .mp4 (default: <motion>.preview.mp4).")] = None,
+    camera: Annotated[
+        Path | None, typer.Option("--camera", dir_okay=False, help="Camera sidecar (default: <motion>.camera.json beside it).")
+    ] = None,
+    height: Annotated[int, typer.Option("--height", min=64, max=4320, help="Output height in pixels.")] = 720,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Draw a motion over the video it came from, with the solver's camera, beside a 3D view."""
+    from mocap.errors import MocapError
+    from mocap.preview import camera_file_path, read_camera_file, render_preview
+    from mocap.preview.files import load_preview_motion
+    from mocap.video import probe_video
+
+    out = out or motion.with_name(f"{motion.stem}.preview.mp4")
+    try:
+        sidecar = read_camera_file(camera or camera_file_path(motion))
+        take = load_preview_motion(motion, sidecar)
+        info = probe_video(video)
+        if (info.width_px, info.height_px) != (sidecar.camera.width_px, sidecar.camera.height_px):
+            from mocap.errors import InputError
+
+            raise InputError(
+                f"{video}: {info.width_px}x{info.height_px} px, but the motion was solved on a "
+                f"{sidecar.camera.width_px}x{sidecar.camera.height_px} video ({sidecar.video or 'unnamed'})"
+            )
+        if sidecar.video_sha256 and info.content_hash != sidecar.video_sha256:
+            typer.echo(f"warning: {video} is not the video {motion.name} was solved from "
+                       f"({sidecar.video or 'another file'}); the overlay will not match", err=True)
+        result = render_preview(info, take, sidecar.camera, sidecar.pose, out, height_px=height)
+    except MocapError as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        typer.echo(f"{out}  ({result.n_frames} frames, {result.frames_per_s:.0f} frames/s)", err=True)
+
+
 @app.command()
 def info(
     video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Input video file.")],
@@ -221,7 +267,14 @@ def info(
     typer.echo(f"file:        {meta.path}")
     typer.echo(f"size:        {meta.width_px} x {meta.height_px} px (as displayed)")
     typer.echo(f"rotation:    {meta.rotation_deg} deg")
-    typer.echo(f"frame rate:  {meta.fps:.3f} fps{' (variable)' if meta.variable_frame_rate else ''}")
+    if meta.variable_frame_rate:
+        from mocap.timeline import nominal_fps
+        from mocap.video import frame_times_s
+
+        nominal = nominal_fps(frame_times_s(meta.path))
+        typer.echo(f"frame rate:  variable, {meta.fps:.3f} fps on average (convert resamples to {nominal:.3f} fps)")
+    else:
+        typer.echo(f"frame rate:  {meta.fps:.3f} fps")
     typer.echo(f"frames:      {meta.frame_count}")
     typer.echo(f"duration:    {meta.duration_s:.3f} s")
     typer.echo(f"codec:       {meta.codec}")

@@ -25,7 +25,7 @@ class Executor(str, enum.Enum):
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="Video files, folders (searched recursively) and glob patterns.")],
     out: Annotated[str, typer.Option("-o", "--out", help="Output folder; its layout mirrors the inputs' folders.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb.")] = "bvh",
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text).")] = "bvh",
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds (every video).")] = None,
     end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds (every video).")] = None,
     smoothing: Annotated[
@@ -36,7 +36,7 @@ def batch(
     rig: Annotated[str, typer.Option("--rig", help="Bone names: mixamo, ue5, unity, rigify or vrm (all formats).")] = "mixamo",
     blender: Annotated[
         Path | None,
-        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB when bpy is not installed."),
+        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB/USD when bpy is not installed."),
     ] = None,
     model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
     cache_dir: Annotated[
@@ -46,10 +46,10 @@ def batch(
     root_motion: Annotated[
         RootMotion,
         typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
-    ] = RootMotion.full,
+    ] = RootMotion.FULL,
     foot_lock: Annotated[
-        FootLock, typer.Option("--foot-lock", help="auto: hold planted feet still (legs by IK); off: leave them.")
-    ] = FootLock.auto,
+        FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
+    ] = FootLock.ON,
     fov: Annotated[
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5)."),
@@ -57,6 +57,19 @@ def batch(
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps", min=1.0, max=1000.0,
+            help="Output frame rate (frames resampled on their true timestamps). Default: each clip's own.",
+        ),
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview/--no-preview", help="Also write <name>.preview.mp4 for every job.")
+    ] = False,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Also write <name>.report.html for every job and OUTDIR/index.html.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; the closing summary only.")] = False,
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Jobs (and chunks) at a time. Default: the number of cores.")
@@ -77,6 +90,7 @@ def batch(
 ) -> None:
     """Convert many videos: every core busy, resumable, on a Ray cluster if asked."""
     from mocap.batch.runner import BatchConfig, plan_batch, run_batch
+    from mocap.batch.tasks import REPORT_IN_STAGING
     from mocap.errors import MocapError
     from mocap.pipeline import ConvertOptions, check_outputs_possible
 
@@ -96,10 +110,13 @@ def batch(
         blender_exe=blender,
         cache_dir=cache_dir.resolve() if cache_dir is not None else None,  # the same folder for every worker
         use_cache=not no_cache,
-        root_motion=root_motion.value,
-        foot_lock=foot_lock.value,
+        root_motion=root_motion,
+        foot_lock=foot_lock,
         fov_deg=fov,
         contacts_sidecar=contacts,
+        fps=fps,
+        preview=preview,
+        report_path=Path(REPORT_IN_STAGING) if report else None,
     )
     config = BatchConfig(
         jobs=jobs or os.cpu_count() or 1,
@@ -133,6 +150,10 @@ def batch(
         raise typer.Exit(130) from None
     except MocapError as exc:  # the executor could not start (Ray missing or unreachable)
         raise _fail(exc) from exc
+    if report:
+        from mocap.batch.runner import write_batch_index
+
+        write_batch_index(plan, manifest)
     print_closing(records, n_skipped, manifest.path)
     if any(r["status"] != "done" for r in records):
         raise typer.Exit(1)

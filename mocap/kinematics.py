@@ -1,6 +1,8 @@
-"""Forward kinematics and quaternion helpers (scipy does the rotation maths).
+"""Forward kinematics, unit vectors and rotation helpers (scipy does the rotation maths).
 
 Quaternions are scalar-last (x, y, z, w), the order of scipy.spatial.transform.Rotation.
+Where a rotation could be returned in several representations, the name says which:
+`rotation_from_to` returns scipy Rotations (callers take `.as_matrix()` / `.as_quat()`).
 """
 
 from __future__ import annotations
@@ -52,20 +54,23 @@ def make_continuous(quats_xyzw: np.ndarray) -> np.ndarray:
 
 def quat_angle_deg(a_xyzw: np.ndarray, b_xyzw: np.ndarray) -> np.ndarray:
     """Angle in degrees of the rotation between a and b (q and -q treated as equal)."""
-    dots = np.abs(np.sum(_unit(a_xyzw) * _unit(b_xyzw), axis=-1))
+    dots = np.abs(np.sum(unit(a_xyzw) * unit(b_xyzw), axis=-1))
     return np.degrees(2.0 * np.arccos(np.clip(dots, 0.0, 1.0)))
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+def unit(v: np.ndarray) -> np.ndarray:
+    """Vectors (..., D) scaled to length 1 along the last axis; zero vectors (norm < 1e-12)
+    stay zero, so a degenerate direction never becomes NaN."""
+    v = np.asarray(v, dtype=float)
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(n < 1e-12, 1.0, n)
 
 
-def rotation_between(a: np.ndarray, b: np.ndarray) -> Rotation:
+def rotation_from_to(a: np.ndarray, b: np.ndarray) -> Rotation:
     """Smallest rotations (T) taking vectors a (T, 3) onto the directions of b (T, 3).
 
     Opposite vectors get a half turn about an axis perpendicular to a."""
-    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    a, b = unit(a), unit(b)
     axis = np.cross(a, b)
     s = np.linalg.norm(axis, axis=-1)
     c = np.sum(a * b, axis=-1)

@@ -5,12 +5,10 @@ smoothing spline). For each landmark it solves, for all coordinates at once,
 
     (W + lam * D'D) z = W y          W = diag(visibility), D = second differences,
 
-a banded system (scipy.linalg.solveh_banded), so a clip of any length costs one pass per
-landmark. Its frequency response is H(f) = 1 / (1 + lam * (2 - 2 cos(2 pi f / fps))^2);
-we pick lam so that H(cutoff_hz) = 1/2 using the clip's own fps, so a cut-off means the
-same at 24, 30 or 60 fps. Unseen samples get weight 0 and are filled smoothly; gaps
-longer than `max_gap_s` are not invented: the pose is held from the nearest seen frame
-and the gap is reported.
+a banded system, so a clip of any length costs one pass per landmark (the smoother, and
+its cut-off in Hz at the clip's own fps, are in mocap.timeseries). Unseen samples get
+weight 0 and are filled smoothly; gaps longer than `max_gap_s` are not invented: the pose
+is held from the nearest seen frame and the gap is reported.
 """
 
 from __future__ import annotations
@@ -18,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.linalg import solveh_banded
 
 from mocap.data import LandmarkTracks
+from mocap.timeseries import runs, whittaker_lambda, whittaker_smooth
 
 # Named presets for the CLI's --smoothing option: cut-off frequency in Hz.
 SMOOTHING_PRESETS_HZ = {"none": None, "light": 8.0, "medium": 4.0, "strong": 2.5}
@@ -31,69 +29,6 @@ class SmoothingConfig:
     cutoff_hz: float | None = 4.0  # = "medium"; None: no filtering (gaps are still filled)
     min_visibility: float = 0.3  # samples below this are treated as unseen
     max_gap_s: float = 0.5  # longer unseen stretches are held and reported, not interpolated
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A stretch of frames, inclusive, where a landmark (or the whole person) was unseen."""
-
-    first: int
-    last: int
-
-    @property
-    def length(self) -> int:
-        return self.last - self.first + 1
-
-
-def find_gaps(seen: np.ndarray) -> list[Gap]:
-    """Runs of False in a (T,) bool array, as inclusive frame ranges."""
-    gaps: list[Gap] = []
-    t = 0
-    n = len(seen)
-    while t < n:
-        if not seen[t]:
-            start = t
-            while t < n and not seen[t]:
-                t += 1
-            gaps.append(Gap(start, t - 1))
-        else:
-            t += 1
-    return gaps
-
-
-def whittaker_lambda(cutoff_hz: float, fps: float) -> float:
-    """Penalty giving a half-power point at cutoff_hz for samples at fps."""
-    omega = 2.0 * np.pi * min(cutoff_hz / fps, 0.499)
-    return 1.0 / (2.0 - 2.0 * np.cos(omega)) ** 2
-
-
-def whittaker_smooth(values: np.ndarray, weights: np.ndarray, lam: float) -> np.ndarray:
-    """Weighted second-order Whittaker smoothing along axis 0.
-
-    values: (T, D) (NaN allowed where weight is 0); weights: (T,) >= 0, at least two > 0.
-    Returns (T, D) smoothed and filled.
-    """
-    n = len(weights)
-    y = np.where(weights[:, None] > 0, np.nan_to_num(values), 0.0)
-    if n < 3:
-        return np.repeat(np.average(y, axis=0, weights=weights)[None], n, axis=0)
-    ab = lam * second_difference_gram(n)
-    ab[2] += weights
-    return solveh_banded(ab, weights[:, None] * y, check_finite=False)
-
-
-def second_difference_gram(n: int) -> np.ndarray:
-    """D'D for the (n-2, n) second-difference operator D, as scipy.linalg.solveh_banded's
-    upper form (3, n): row 2 the diagonal, row 1 the first superdiagonal, row 0 the second.
-    Rows of D'D are (1, -4, 6, -4, 1), trimmed at the ends. n >= 3."""
-    ab = np.zeros((3, n))
-    ab[2] = 6.0
-    ab[2, [0, -1]] = 1.0
-    ab[2, [1, -2]] = 5.0
-    ab[1, 1:] = -4.0
-    ab[1, [1, -1]] = -2.0
-    ab[0, 2:] = 1.0
-    return ab
 
 
 def smooth_tracks(tracks: LandmarkTracks, cfg: SmoothingConfig = SmoothingConfig()) -> LandmarkTracks:
@@ -133,7 +68,7 @@ def _hold_long_gaps(values: np.ndarray, seen: np.ndarray, max_gap: int) -> np.nd
     out = values.copy()
     seen_idx = np.flatnonzero(seen)
     n = len(seen)
-    for gap in find_gaps(seen):
+    for gap in runs(~seen):
         if gap.length <= max_gap and gap.first > 0 and gap.last < n - 1:
             continue
         for frame in range(gap.first, gap.last + 1):

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mocap.data import Motion, Skeleton
+from mocap.kinematics import unit
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BANDAI = DATA / "bvh" / "bandai_namco"
@@ -172,10 +173,6 @@ def _parent(name: str) -> str:
     return parent.replace("Left", side)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
 def load_canonical_motion(path: Path = WALK, n_frames: int | None = 90, fps: float | None = None) -> Motion:
     """A canonical-rig Motion retargeted from a Bandai BVH (first `n_frames` frames)."""
     bvh = read_bvh_minimal(path)
@@ -200,9 +197,9 @@ def load_canonical_motion(path: Path = WALK, n_frames: int | None = 90, fps: flo
         sign = np.sign(bvh.offsets[idx[name]][0]) or 1.0
         return sign * brot[name].apply([1.0, 0.0, 0.0])
 
-    hip_left = _unit(p("UpperLeg_L") - p("UpperLeg_R"))
-    sh_left = _unit(p("UpperArm_L") - p("UpperArm_R"))
-    mid_left = _unit(hip_left + sh_left)
+    hip_left = unit(p("UpperLeg_L") - p("UpperLeg_R"))
+    sh_left = unit(p("UpperArm_L") - p("UpperArm_R"))
+    mid_left = unit(hip_left + sh_left)
     spine_mid = (p("Spine") + p("Chest")) / 2
     X, Y, Z = np.eye(3)
     # canonical joint -> (rest primary, observed primary (T,3), rest secondary, observed secondary (T,3))
@@ -223,11 +220,11 @@ def load_canonical_motion(path: Path = WALK, n_frames: int | None = 90, fps: flo
         for part, joint, child, rest2 in chain:
             joint, child = joint.replace("_L", f"_{s}"), child and child.replace("_L", f"_{s}")
             observed = p(child) - p(joint) if child else bone_x(joint)
-            rest1 = _unit(_canonical_rest_dir(side + part, sx))
+            rest1 = unit(_canonical_rest_dir(side + part, sx))
             # secondary: an axis fixed in the captured bone's frame, = rest2's image on frame 0
             ref0 = rest2 if rest2 is Y else forward0
-            d0 = _unit(observed[0])
-            ref0 = _unit(ref0 - np.dot(ref0, d0) * d0)
+            d0 = unit(observed[0])
+            ref0 = unit(ref0 - np.dot(ref0, d0) * d0)
             local_axis = brot[joint][0].inv().apply(ref0)
             targets[side + part] = (rest1, observed, rest2, brot[joint].apply(local_axis))
 

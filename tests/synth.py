@@ -41,7 +41,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from mocap.bvh import motion_from_bvh, parse_bvh
 from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks, Motion
-from mocap.kinematics import global_transforms
+from mocap.kinematics import global_transforms, unit
 
 IMAGE_SIZE_PX = (1280, 720)
 FOCAL_PX = 1000.0
@@ -143,17 +143,17 @@ def landmarks_from_bvh(
         for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"):
             clean[:, at[f"{word}_{part}"]] = pos[:, jid(part, side)]
         wrist, elbow, ankle = jid("wrist", side), jid("elbow", side), jid("ankle", side)
-        along = _unit(pos[0, wrist] - pos[0, elbow])
+        along = unit(pos[0, wrist] - pos[0, elbow])
         across = forward - np.dot(forward, along) * along
         if np.linalg.norm(across) < 0.3:  # forearm along forward: spread the fingers upwards
             across = up - np.dot(up, along) * along
-        across = _unit(across)
+        across = unit(across)
         for part, (a, f) in HAND_FROM_WRIST.items():
             clean[:, at[f"{word}_{part}"]] = carried(wrist, a * along + f * across)
         clean[:, at[f"{word}_foot_index"]] = _toe(motion, profile, joint, prefix, side, pos, rots, ankle)
-        shin = _unit(pos[0, ankle] - pos[0, jid("knee", side)])
+        shin = unit(pos[0, ankle] - pos[0, jid("knee", side)])
         foot = clean[0, at[f"{word}_foot_index"]] - pos[0, ankle]
-        foot = _unit(foot - np.dot(foot, shin) * shin)  # toe-ward, square to the shin
+        foot = unit(foot - np.dot(foot, shin) * shin)  # toe-ward, square to the shin
         clean[:, at[f"{word}_heel"]] = carried(ankle, HEEL_BELOW_M * shin - HEEL_BEHIND_M * foot)
 
     rng = np.random.default_rng(seed)
@@ -240,9 +240,9 @@ def _crop_and_resample(
 
 def _performer_axes(p0: np.ndarray, l_sh: int, r_sh: int, neck: int, hips: int) -> tuple[np.ndarray, ...]:
     """(left, up, forward) unit vectors from one frame's (J, 3) joint positions."""
-    left = _unit(p0[l_sh] - p0[r_sh])
-    up = _unit(p0[neck] - p0[hips])
-    up = _unit(up - np.dot(up, left) * left)
+    left = unit(p0[l_sh] - p0[r_sh])
+    up = unit(p0[neck] - p0[hips])
+    up = unit(up - np.dot(up, left) * left)
     return left, up, np.cross(left, up)
 
 
@@ -279,7 +279,3 @@ def _frame_gaps(rng: np.random.Generator, n_frames: int, share: float) -> np.nda
         gaps[t] = state
         state = (u >= leave) if state else (u < enter)
     return gaps
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)

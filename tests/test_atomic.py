@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from mocap.export.atomic import atomic_path
+from mocap.atomic import atomic_path
 
 
 def test_success_renames_into_place_with_umask_permissions(tmp_path):

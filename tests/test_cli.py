@@ -140,6 +140,7 @@ def test_subprocess_convert(tmp_path, cache_dir):
         ("existing", "existing/dance.bvh"),
         ("renamed.bvh", "renamed.bvh"),
         ("take2", "take2.bvh"),
+        ("take3.usdc", "take3.bvh"),
     ],
 )
 def test_output_paths(tmp_path, monkeypatch, out, expected):
@@ -147,21 +148,26 @@ def test_output_paths(tmp_path, monkeypatch, out, expected):
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "existing").mkdir()
-    paths = output_paths(Path("videos/dance.mp4"), out, ("bvh", "fbx"))
+    paths = output_paths(Path("videos/dance.mp4"), out, ("bvh", "fbx", "usd", "usda"))
     assert paths["bvh"] == Path(expected)
     assert paths["fbx"] == Path(expected).with_suffix(".fbx")
+    assert paths["usd"] == Path(expected).with_suffix(".usdc")  # binary USD
+    assert paths["usda"] == Path(expected).with_suffix(".usda")
 
 
 @pytest.mark.mediapipe
 @pytest.mark.blender
 def test_convert_every_format_with_a_rig_preset(tmp_path, cache_dir):
     out = tmp_path / "new" / ""
-    args = ["convert", str(SAMPLE), "-o", str(out) + "/", "--format", "bvh,fbx,glb", "--rig", "ue5",
+    args = ["convert", str(SAMPLE), "-o", str(out) + "/", "--format", "bvh,fbx,glb,usd,usda", "--rig", "ue5",
             "--cache-dir", str(cache_dir), "-q"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in (tmp_path / "new").iterdir())
-    assert written == ["squats.bvh", "squats.contacts.json", "squats.fbx", "squats.glb"]
+    assert written == ["squats.bvh", "squats.camera.json", "squats.contacts.json", "squats.fbx", "squats.glb",
+                       "squats.usda", "squats.usdc"]
+    assert (tmp_path / "new" / "squats.usdc").read_bytes()[:8] == b"PXR-USDC"
+    assert (tmp_path / "new" / "squats.usda").read_bytes()[:5] == b"#usda"
     text = (tmp_path / "new" / "squats.bvh").read_text()
     assert "ROOT pelvis" in text and "JOINT thigh_l" in text  # UE5 names in the BVH too
     assert (tmp_path / "new" / "squats.fbx").read_bytes()[:18] == b"Kaydara FBX Binary"

@@ -7,9 +7,10 @@ import pytest
 
 from mocap.data import FootContacts
 from mocap.solve import MotionConfig, foot_contact_paths, solve_motion
-from mocap.solve.contacts import ContactConfig, clean_runs, contact_ranges, detect_contacts, hysteresis
+from mocap.solve.contacts import ContactConfig, clean_runs, detect_contacts, hysteresis
+from mocap.timeseries import run_ranges
 from mocap.solve.footlock import lock_feet, lock_targets, two_bone_ik
-from mocap.solve.sidecar import read_contacts, write_contacts
+from mocap.export.contacts_json import read_contacts, write_contacts
 
 
 def _gt_contacts(joints: np.ndarray, j: int) -> np.ndarray:
@@ -43,7 +44,7 @@ def test_hysteresis_and_run_cleaning():
     assert hysteresis(on, stay).tolist() == [0, 1, 1, 1, 0, 0, 0, 1, 1, 0]
     flags = np.array([1, 1, 1, 0, 1, 1, 0, 0, 0, 1], bool)
     assert clean_runs(flags, min_len=3, max_gap=1).tolist() == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
-    assert contact_ranges(np.array([0, 1, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
+    assert run_ranges(np.array([0, 1, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
 
 
 def test_two_sided_hysteresis_reaches_back_as_far_as_forward():

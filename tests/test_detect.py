@@ -15,7 +15,7 @@ import pytest
 
 from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
 from mocap.detect import cache as cache_mod
-from mocap.detect import detect_cached, frames_in_range, load_tracks, save_tracks
+from mocap.detect import detect_cached, frames_in_range, read_tracks, write_tracks
 from mocap.errors import DetectionError, FormatError
 from mocap.video import probe_video, read_frames
 
@@ -205,10 +205,10 @@ def test_corrupt_cache_recovers(shared_data: Path, tmp_path: Path, counting_dete
     for damage in (b"garbage", entry.read_bytes()[:200]):
         entry.write_bytes(damage)
         with pytest.raises(FormatError):
-            load_tracks(entry)
+            read_tracks(entry)
         again = detect_cached(info, 0.0, 1.0, "full", cache_dir=tmp_path)
         _assert_same_tracks(first, again)
-        _assert_same_tracks(first, load_tracks(entry))  # rewritten, valid
+        _assert_same_tracks(first, read_tracks(entry))  # rewritten, valid
     assert len(counting_detector) == 3
 
 
@@ -229,24 +229,24 @@ def test_save_load_round_trip_is_exact(squats_tracks: LandmarkTracks, tmp_path: 
         image_xy_px=np.where(np.arange(65)[:, None, None] == 3, np.nan, tracks.image_xy_px),
         detected=np.arange(65) != 3,
     )
-    path = save_tracks(gap, tmp_path / "t.npz")
-    loaded = load_tracks(path)
+    path = write_tracks(gap, tmp_path / "t.npz")
+    loaded = read_tracks(path)
     _assert_same_tracks(gap, loaded)
     with np.load(path, allow_pickle=False) as data:  # readable without pickle
         assert set(data.files) >= {"names", "image_xy_px", "world_m", "visibility", "detected"}
 
 
-def test_load_tracks_rejects_bad_files(tmp_path: Path) -> None:
+def test_read_tracks_rejects_bad_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.npz"
     bad.write_text("not a zip")
     with pytest.raises(FormatError, match="bad.npz"):
-        load_tracks(bad)
+        read_tracks(bad)
     np.savez(tmp_path / "partial.npz", format_version=np.array(cache_mod.DETECT_FORMAT_VERSION))
     with pytest.raises(FormatError):
-        load_tracks(tmp_path / "partial.npz")
+        read_tracks(tmp_path / "partial.npz")
     np.savez(tmp_path / "old.npz", format_version=np.array(cache_mod.DETECT_FORMAT_VERSION + 99))
     with pytest.raises(FormatError, match="format"):
-        load_tracks(tmp_path / "old.npz")
+        read_tracks(tmp_path / "old.npz")
 
 
 def test_cache_key_separates_inputs(tmp_path: Path, make_video) -> None:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from mocap.solve.ground import FOOT_POINTS, fit_ground, fit_plane, rotation_between
+from mocap.kinematics import rotation_from_to
+from mocap.solve.ground import FOOT_POINTS, fit_ground, fit_plane
 
 GT_TO_BP = {"left_hip": 9, "right_hip": 13, "left_shoulder": 3, "right_shoulder": 6,
             "left_heel": 11, "left_foot_index": 12, "right_heel": 15, "right_foot_index": 16}
@@ -58,9 +59,8 @@ def test_plane_fit_ignores_outliers_and_keeps_the_prior_when_degenerate():
     assert fitted[1] > np.cos(np.radians(3.0))
 
 
-def test_rotation_between_is_the_smallest_turn():
+def test_levelling_is_the_smallest_turn():
     a, b = np.array([0.0, 0.9, 0.3]), np.array([0.0, 1.0, 0.0])
-    r = rotation_between(a / np.linalg.norm(a), b)
+    r = rotation_from_to(a[None], b[None])[0].as_matrix()
     assert r @ (a / np.linalg.norm(a)) == pytest.approx(b)
     assert r @ np.array([1.0, 0, 0]) == pytest.approx([1.0, 0, 0])  # heading unchanged
-    assert FOOT_POINTS == ("left_heel", "left_foot_index", "right_heel", "right_foot_index")

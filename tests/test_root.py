@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mocap.camera import Camera, internal_from_cv
+from mocap.camera import Camera, cv_from_internal, internal_from_cv
 from mocap.solve.root import RootConfig, fit_root_translation, smooth_root
 
 CLIPS = ("dev_bandai_walk_mannequin_front", "dev_scifi_walk_45", "dev_adventurer_kick_front")
@@ -70,3 +70,15 @@ def test_frames_without_landmarks_are_filled():
     assert out == pytest.approx(raw[0][None].repeat(20, 0), abs=1e-6)
     pose = np.full((2, 4, 3), np.nan)
     assert np.isnan(fit_root_translation(pose, np.zeros((2, 4, 2)), np.ones((2, 4)), cam)).all()
+
+
+def test_fit_recovers_a_known_translation_exactly_and_skips_unseen_points():
+    """Random poses (no body shape assumed), one pixel missing: the exact translation."""
+    rng = np.random.default_rng(0)
+    cam = Camera.from_fov(640, 480, 60.0)
+    pose = rng.normal(scale=0.15, size=(5, 12, 3))  # internal frame, metres
+    true_t = np.array([[0.1, -0.2, -3.0], [0.3, 0.0, -2.5], [-0.4, 0.1, -4.0], [0.0, 0.0, -3.0], [0.2, 0.2, -5.0]])
+    image = cam.project(cv_from_internal(pose + true_t[:, None]))
+    image[1, 3] = np.nan
+    got = fit_root_translation(pose, image, np.ones(pose.shape[:2]), cam)
+    np.testing.assert_allclose(got, true_t, atol=1e-8)

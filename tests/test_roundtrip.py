@@ -29,7 +29,8 @@ from scipy.spatial.transform import Rotation
 from synth import landmarks_from_bvh
 
 from mocap.kinematics import global_transforms, joint_positions
-from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks
+from mocap.smooth import SmoothingConfig, smooth_tracks
+from mocap.timeseries import runs
 from mocap.solve import solve_motion
 
 JOINT_TO_LANDMARK = {
@@ -72,7 +73,7 @@ def test_positions_and_limb_directions_survive_noise_and_dropouts(shared_data, r
     tracks, truth, motion = _solve(shared_data, relative, span, noise_m=0.01, dropout=0.05)
     assert motion.n_frames == tracks.n_frames  # every input frame is an output frame
     assert motion.fps == tracks.fps
-    assert motion.gaps == tuple((g.first, g.last) for g in find_gaps(tracks.detected))
+    assert motion.gaps == tuple((g.first, g.last) for g in runs(~tracks.detected))
     if not tracks.detected.all():
         assert motion.gaps, "frames without a person must be reported"
     pos = joint_positions(motion)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
-from mocap.smooth import SmoothingConfig, find_gaps, smooth_tracks, whittaker_lambda, whittaker_smooth
+from mocap.smooth import SmoothingConfig, smooth_tracks
+from mocap.timeseries import runs, whittaker_lambda, whittaker_smooth
 
 
 def _tracks(signal: np.ndarray, fps: float, visibility: np.ndarray | None = None) -> LandmarkTracks:
@@ -72,7 +73,7 @@ def test_short_gap_is_filled_smoothly_and_long_gap_is_held():
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out[40:45], x[40:45], atol=2e-3)  # interpolated through the short gap
     assert np.ptp(out[80:105]) == 0.0 and np.ptp(out[105:130]) == 0.0  # held, not invented
-    assert [(g.first, g.last) for g in find_gaps(det)] == [(40, 44), (80, 129)]
+    assert [(g.first, g.last) for g in runs(~det)] == [(40, 44), (80, 129)]
 
 
 def test_whittaker_matches_data_when_lambda_is_tiny():

@@ -96,8 +96,8 @@ def test_make_continuous_removes_sign_flips():
     assert quat_angle_deg(c, q).max() < 1e-9
 
 
-def test_rotation_between_handles_parallel_opposite_and_general_vectors():
-    from mocap.kinematics import rotation_between
+def test_rotation_from_to_handles_parallel_opposite_and_general_vectors():
+    from mocap.kinematics import rotation_from_to
 
     rng = np.random.default_rng(3)
     a = rng.normal(size=(50, 3))
@@ -105,7 +105,7 @@ def test_rotation_between_handles_parallel_opposite_and_general_vectors():
     a[0], b[0] = [0, 0, 1], [0, 0, 2]  # parallel
     a[1], b[1] = [0, 1, 0], [0, -3, 0]  # opposite
     a[2], b[2] = [1, 0, 0], [-1, 0, 0]  # opposite, along the first helper axis
-    r = rotation_between(a, b)
+    r = rotation_from_to(a, b)
     turned = r.apply(a / np.linalg.norm(a, axis=1, keepdims=True))
     np.testing.assert_allclose(turned, b / np.linalg.norm(b, axis=1, keepdims=True), atol=1e-9)
     # smallest: the angle is the angle between the vectors

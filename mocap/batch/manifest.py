@@ -46,6 +46,10 @@ def options_record(options: Any) -> dict[str, Any]:
             value = list(value)
         elif isinstance(value, Path):
             value = str(value)
+        if f.name == "report_path":  # per job; the batch's choice is whether to write one
+            f_name, value = "report", value is not None
+            record[f_name] = value
+            continue
         record[f.name] = value
     return record
 

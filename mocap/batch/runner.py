@@ -352,6 +352,22 @@ class _Frames:
             self.owned.decoded = self.owned.reported = 0
 
 
+def write_batch_index(jobs: list[Job], manifest: Manifest) -> Path:
+    """OUTDIR/index.html: one row per job (its report when it has one, its status), from
+    the manifest's newest records (mocap.report.write_index)."""
+    from mocap.report import IndexEntry, write_index
+
+    entries = []
+    for job in jobs:
+        record = manifest.latest.get(job.key, {})
+        report = (record.get("outputs") or {}).get("report")
+        status = record.get("status", "not run")
+        if record.get("error"):
+            status = f"{status}: {record['error']}"
+        entries.append(IndexEntry(job.key, job.out_dir / report if report else None, status))
+    return write_index(entries, manifest.path.with_name("index.html"))
+
+
 def _death(code: Any) -> str:
     if isinstance(code, str):
         return code

@@ -23,6 +23,18 @@ from typing import Any
 
 from mocap.data import LandmarkTracks, VideoInfo
 
+# ConvertOptions.report_path as the batch passes it: "write the report in the job's staging
+# folder, named after the video" (the real path differs per job and per node).
+REPORT_IN_STAGING = "<staging>/<stem>.report.html"
+
+
+def _job_options(options: Any, video: str, staging: str) -> Any:
+    if options.report_path is None:
+        return options
+    from dataclasses import replace
+
+    return replace(options, report_path=Path(staging) / f"{Path(video).stem}.report.html")
+
 
 class Precomputed:
     """A detector (see detect_cached) that hands back tracks already detected."""
@@ -59,7 +71,7 @@ def run_convert(video: str, staging: str, options: Any, progress: Callable[[int]
     from mocap.pipeline import convert
 
     started = time.perf_counter()
-    result = convert(Path(video), f"{staging}/", options, progress=progress)
+    result = convert(Path(video), f"{staging}/", _job_options(options, video, staging), progress=progress)
     return _summary(result, started)
 
 
@@ -77,5 +89,5 @@ def run_finish(
     from mocap.pipeline import convert
 
     started = time.perf_counter()
-    result = convert(Path(video), f"{staging}/", options, detector=Precomputed(tracks))
+    result = convert(Path(video), f"{staging}/", _job_options(options, video, staging), detector=Precomputed(tracks))
     return _summary(result, started)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from mocap.data import Frame, LandmarkTracks, VideoInfo
-from mocap.detect.cache import detect_cached, load_tracks, save_tracks
+from mocap.detect.cache import detect_cached, read_tracks, write_tracks
 
-__all__ = ["detect_cached", "detect_landmarks", "frames_in_range", "load_tracks", "save_tracks"]
+__all__ = ["detect_cached", "detect_landmarks", "frames_in_range", "read_tracks", "write_tracks"]
 
 
 def detect_landmarks(

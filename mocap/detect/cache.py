@@ -9,6 +9,7 @@ The cache folder is `cache_dir`, else $MOCAP_CACHE_DIR, else ~/.cache/mocap/land
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -59,10 +60,10 @@ def cache_path(cache_dir: Path, info: VideoInfo, key: str, model: str) -> Path:
     return Path(cache_dir) / f"{stem}.{model}.{key[:24]}.npz"
 
 
-def save_tracks(tracks: LandmarkTracks, path: Path) -> Path:
+def write_tracks(tracks: LandmarkTracks, path: Path) -> Path:
     """Write tracks to an .npz atomically (no pickle). World/visibility are stored as
     float32 (MediaPipe's own precision, so the round trip is exact); pixels as float64."""
-    from mocap.export.atomic import atomic_path
+    from mocap.atomic import atomic_path
 
     path = Path(path)
     arrays = {
@@ -76,14 +77,15 @@ def save_tracks(tracks: LandmarkTracks, path: Path) -> Path:
     }
     for name, dtype in _FLOAT_ARRAYS.items():
         arrays[name] = np.asarray(getattr(tracks, name), dtype=dtype)
+    buffer = io.BytesIO()  # built in memory: a failed file write cannot leave a half-closed zip behind
+    np.savez(buffer, **arrays)
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        tmp.write_bytes(buffer.getvalue())
     return path
 
 
-def load_tracks(path: Path) -> LandmarkTracks:
-    """Read tracks written by save_tracks. Raises FormatError if the file is not a
+def read_tracks(path: Path) -> LandmarkTracks:
+    """Read tracks written by write_tracks. Raises FormatError if the file is not a
     complete, consistent landmark file of this format version."""
     path = Path(path)
     try:
@@ -158,7 +160,7 @@ def detect_cached(
         path = cache_path(cache_dir or default_cache_dir(), info, key, model)
         if path.is_file():
             try:
-                tracks = load_tracks(path)
+                tracks = read_tracks(path)
             except FormatError:
                 tracks = None  # corrupt or stale: detect again and overwrite
             if tracks is not None:
@@ -172,7 +174,7 @@ def detect_cached(
         tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress)
     if path is not None:
         try:
-            save_tracks(tracks, path)
+            write_tracks(tracks, path)
         except (ExportError, OSError) as exc:  # an unwritable cache must not lose the result
             _log.warning("landmark cache not written: %s", exc)
     return tracks

@@ -69,7 +69,7 @@ def ensure_model(model: str) -> Path:
     fetched or stored. The download goes to a temporary file renamed into place, so an
     interrupted fetch never leaves a truncated model behind.
     """
-    from mocap.export.atomic import atomic_path
+    from mocap.atomic import atomic_path
 
     _check_model_name(model)
     target = model_path(model)

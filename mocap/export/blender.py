@@ -1,4 +1,4 @@
-"""The Blender adapter: run a scene description through Blender's FBX/glTF exporters.
+"""The Blender adapter: run a scene description through Blender's FBX/glTF/USD exporters.
 
 The only mocap module that imports bpy, and only inside functions (`import mocap` stays
 light). Two ways to reach Blender, same result (both call blender_job.run_job):
@@ -81,7 +81,7 @@ def export_scene(
 ) -> None:
     """Build `scene` (mocap.export.scene) in an empty Blender scene and export it to `output`.
 
-    fmt: "fbx" or "glb". `output` is written directly (callers make it atomic); `target`
+    fmt: "fbx", "glb" or "usd". `output` is written directly (callers make it atomic); `target`
     is the path named in error messages (default `output`).
     Raises ExportError when no Blender is available or Blender fails.
     """
@@ -101,10 +101,14 @@ def _run_in_process(job: dict[str, Any], target: Path) -> None:
     from mocap.export import blender_job
 
     try:
-        with native_output.silenced(1, python_too=True):  # Blender's exporters print progress
+        # Blender's exporters print progress on stdout and their own tracebacks on stderr;
+        # the failure is reported once, as one line, below.
+        with native_output.silenced(1, python_too=True), native_output.silenced(2, python_too=True):
             blender_job.run_job(job)
     except Exception as exc:  # bpy raises RuntimeError/TypeError; JobError from the job itself
-        raise ExportError(f"{target}: Blender could not export {job['format'].upper()}: {exc}") from exc
+        raise ExportError(
+            f"{target}: Blender could not export {job['format'].upper()}: {blender_job.one_line(exc)}"
+        ) from exc
 
 
 def _run_subprocess(job: dict[str, Any], exe: str, output: Path, target: Path) -> None:

@@ -1,11 +1,11 @@
-"""Build an armature from a scene description and export it as FBX or GLB — inside Blender.
+"""Build an armature from a scene description and export it as FBX, GLB or USD — inside Blender.
 
 Self-contained: needs only Blender's Python (bpy, mathutils) and the standard library, so
 a stand-alone Blender can run it without mocap installed:
 
     blender -b --factory-startup --python blender_job.py -- job.json
 
-job.json: {"scene": <mocap.export.scene.scene_from_motion(...)>, "format": "fbx" | "glb",
+job.json: {"scene": <mocap.export.scene.scene_from_motion(...)>, "format": "fbx" | "glb" | "usd",
 "output": "<path>"}. Exit status 0 on success; on failure the last stderr line starts with
 "mocap-export-error:". mocap.export.blender also imports this module and calls `run_job`
 when bpy is importable in-process. bpy is imported inside functions only.
@@ -17,6 +17,7 @@ mocap/export/fbx_glb.py.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -66,8 +67,40 @@ GLB_OPTIONS: dict[str, Any] = {
 }
 
 
+# USD (.usdc binary, .usda text; the extension picks): the armature becomes a UsdSkel Skeleton
+# with one SkelAnimation, on a Y-up stage in metres (timeCodesPerSecond = the clip's rate).
+USD_OPTIONS: dict[str, Any] = {
+    "export_animation": True,
+    "export_armatures": True,
+    "only_deform_bones": False,
+    "convert_orientation": True,
+    "export_global_forward_selection": "NEGATIVE_Z",
+    "export_global_up_selection": "Y",
+    "export_meshes": False,
+    "export_materials": False,
+    "export_lights": False,
+    "export_cameras": False,
+    "selected_objects_only": False,
+}
+# Without these a USD file would silently lack the skeleton or the Y-up stage (Blender < 3.6).
+USD_REQUIRED = ("export_armatures", "convert_orientation", "export_global_up_selection")
+
+
 class JobError(Exception):
     """The job cannot be done (bad description, Blender refused to build or export)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line. bpy wraps an exporter's failure in a RuntimeError whose text
+    is a whole Python traceback ("Error: Python: Traceback ... OSError: [Errno 27] File too
+    large\nLocation: ..."); the line naming the final error is the one that matters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Location:", "File ", "^"))]
+    if len(lines) > 1:
+        named = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
+        if named:
+            return named[-1]
+    return lines[0] if lines else type(exc).__name__
 
 
 def reset_blender() -> None:
@@ -188,15 +221,22 @@ def supported_options(op: Any, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def export(fmt: str, output: str) -> None:
-    """Export the current scene to `output` ('fbx' or 'glb')."""
+    """Export the current scene to `output` ('fbx', 'glb' or 'usd')."""
     import bpy
 
     if fmt == "fbx":
         op, options = bpy.ops.export_scene.fbx, FBX_OPTIONS
     elif fmt == "glb":
         op, options = bpy.ops.export_scene.gltf, GLB_OPTIONS
+    elif fmt == "usd":
+        op, options = bpy.ops.wm.usd_export, USD_OPTIONS
+        known = {p.identifier for p in op.get_rna_type().properties}
+        missing = [k for k in USD_REQUIRED if k not in known]
+        if missing:
+            raise JobError(f"this Blender's USD exporter cannot write armatures on a Y-up stage "
+                           f"(lacks {', '.join(missing)}); use Blender 3.6 or newer")
     else:
-        raise JobError(f"unknown format {fmt!r} (fbx or glb)")
+        raise JobError(f"unknown format {fmt!r} (fbx, glb or usd)")
     result = op(filepath=output, check_existing=False, **supported_options(op, options))
     if "FINISHED" not in result:
         raise JobError(f"Blender's {fmt} exporter returned {sorted(result)}")
@@ -225,7 +265,7 @@ def main(argv: list[str]) -> int:
             job = json.load(f)
         run_job(job)
     except Exception as exc:  # report every failure as one tagged line for the caller
-        print(f"{ERROR_TAG} {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{ERROR_TAG} {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

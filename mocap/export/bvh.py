@@ -1,4 +1,4 @@
-"""write_bvh: Motion -> BVH file, written atomically (mocap.export.atomic).
+"""write_bvh: Motion -> BVH file, written atomically (mocap.atomic).
 
 Numbers are fixed-point with trailing zeros trimmed: angles to 1e-6 degree, lengths to
 1e-8 m (6 decimals in cm, 8 in m), so a write/read round trip is exact to well below
@@ -14,7 +14,7 @@ from mocap.bvh.convert import Units, bvh_from_motion, metres_per_unit, validate_
 from mocap.bvh.syntax import format_bvh
 from mocap.data import Motion
 from mocap.errors import ExportError
-from mocap.export.atomic import atomic_path
+from mocap.atomic import atomic_path
 
 ANGLE_DECIMALS = 6
 

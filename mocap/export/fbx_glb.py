@@ -1,13 +1,14 @@
-"""FBX and GLB writers: Motion -> file through Blender's own exporters.
+"""FBX, GLB and USD writers: Motion -> file through Blender's own exporters.
 
     write_fbx(motion, "clip.fbx", preset="ue5")
     write_glb(motion, "clip.glb", preset="vrm", blender_exe="/opt/blender/blender")
+    write_usd(motion, "clip.usdc")          # .usda for the text form
 
 `motion` is on mocap's canonical rig (mocap/rigs/humanoid.json names); `preset` (a Preset,
 a preset name, or None for mixamo) names the bones (mocap/presets.py). Blender is reached
 through mocap.export.blender: bpy in-process when importable, else a Blender executable
 (`blender_exe`, else `blender` on PATH; tested with 5.0.1 as bpy and 3.4.1 as executable).
-Writes are atomic (mocap.export.atomic). The choices below are proven by tests/test_fbx_glb.py
+Writes are atomic (mocap.atomic). The choices below are proven by tests/test_fbx_glb.py
 (Blender's importers, assimp, three.js).
 
 What the files contain
@@ -35,6 +36,14 @@ Axes and units
   with no 100x on the root; Unreal converts to cm itself. Blender re-imports at true size.
 - GLB: glTF's Y up, metres; the performer faces glTF +Z (VRM 1.0's facing).
 
+- USD (Blender's USD exporter, 3.6 or newer): a UsdSkel Skeleton (joint paths from the bone
+  hierarchy, bind and rest transforms = the T-pose) and one SkelAnimation sampled on every
+  frame; the stage is Y up (a root Xform turns Blender's Z up), metersPerUnit 1,
+  timeCodesPerSecond = fps, time codes 0..T-1. `.usdc` is binary, `.usda` text. USD names
+  are identifiers, so the exporter writes `_` for any other character (Rigify's
+  `DEF-spine.001` is `DEF_spine_001`, `mixamorig:Hips` is `mixamorig_Hips`).
+  tests/test_usd.py checks it with Blender's USD importer and usd-core's `pxr`.
+
 Frame rate caveat: Blender's glTF add-on (through 5.0.1) turns frames into seconds with
 render.fps * fps_base instead of fps / fps_base; blender_job.build_armature compensates, so
 GLB times are right at 23.976/29.97 fps (tests check with three.js's GLTFLoader).
@@ -49,12 +58,12 @@ import numpy as np
 
 from mocap.data import Motion
 from mocap.errors import ExportError
-from mocap.export.atomic import atomic_path
+from mocap.atomic import atomic_path
 from mocap.export.blender import export_scene
 from mocap.export.scene import scene_from_motion
 from mocap.presets import Preset, resolve_preset
 
-FORMATS = ("fbx", "glb")
+USD_SUFFIXES = (".usdc", ".usda")
 
 
 def write_fbx(
@@ -77,6 +86,22 @@ def write_glb(
     return _write(motion, Path(path), "glb", preset, blender_exe)
 
 
+def write_usd(
+    motion: Motion,
+    path: str | os.PathLike[str],
+    preset: Preset | str | None = None,
+    blender_exe: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write `motion` as USD: binary crate for a `.usdc` path, text for `.usda`.
+
+    Raises ExportError for any other suffix, without Blender, or when Blender fails.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in USD_SUFFIXES:
+        raise ExportError(f"{path}: a USD file must end in .usdc (binary) or .usda (text)")
+    return _write(motion, path, "usd", preset, blender_exe)
+
+
 def _write(
     motion: Motion, path: Path, fmt: str, preset: Preset | str | None, blender_exe: str | os.PathLike[str] | None
 ) -> Path:
@@ -84,9 +109,9 @@ def _write(
     _check_motion(motion, path)
     scene = scene_from_motion(motion, preset)
     with atomic_path(path) as tmp:
-        # Blender's exporters pick the container from the extension (.fbx/.glb) for some
-        # settings; give them a temporary name with the right one, then move it onto `tmp`.
-        staged = tmp.with_name(f"{tmp.name}.{fmt}")
+        # Blender's exporters pick the container from the extension (.fbx/.glb, .usdc/.usda)
+        # for some settings; give them a temporary name with the right one, then move it onto `tmp`.
+        staged = tmp.with_name(f"{tmp.name}{path.suffix.lower() if fmt == 'usd' else '.' + fmt}")
         try:
             export_scene(scene, fmt, staged, blender_exe, target=path)
             os.replace(staged, tmp)

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mocap.data import Motion
-from mocap.kinematics import make_continuous
+from mocap.kinematics import make_continuous, unit
 from mocap.presets import Preset, resolve_preset
 
 # v_blender = C_BLENDER_FROM_INTERNAL @ v_internal: (x, y, z) -> (x, -z, y).
@@ -58,14 +58,10 @@ def rest_positions_m(motion: Motion) -> np.ndarray:
     return pos
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
-
-
 def bone_matrix(head: np.ndarray, tail: np.ndarray, z_hint: np.ndarray) -> np.ndarray:
     """3x3 bone rest matrix (columns X, Y, Z): Y along head->tail, Z as close to z_hint as possible."""
-    y = _unit(tail - head)
-    z = _unit(z_hint - np.dot(z_hint, y) * y)
+    y = unit(tail - head)
+    z = unit(z_hint - np.dot(z_hint, y) * y)
     return np.column_stack([np.cross(y, z), y, z])
 
 
@@ -79,21 +75,21 @@ def _tails_internal(motion: Motion, rest: np.ndarray) -> np.ndarray:
         kids = [c for c in sk.children(j) if np.linalg.norm(sk.offsets_m[c]) >= _MIN_BONE_M]
         end = sk.end_sites_m.get(sk.names[j])
         if kids:
-            best = max(kids, key=lambda c: float(np.dot(_unit(sk.offsets_m[c]), incoming)))
+            best = max(kids, key=lambda c: float(np.dot(unit(sk.offsets_m[c]), incoming)))
             vec = sk.offsets_m[best]
         elif end is not None and np.linalg.norm(end) >= _MIN_BONE_M:
             vec = np.asarray(end, dtype=float)
         else:
             parent_len = np.linalg.norm(sk.offsets_m[j]) if parent >= 0 else 0.1
             vec = incoming * max(0.5 * parent_len, _MIN_BONE_M * 5)
-        direction[j] = _unit(vec)
+        direction[j] = unit(vec)
         tails[j] = rest[j] + vec
     return tails
 
 
 def _z_hint_internal(head: np.ndarray, tail: np.ndarray) -> np.ndarray:
     """Anatomical roll: front (+Z internal) on mostly vertical bones, up (+Y) otherwise."""
-    d = _unit(tail - head)
+    d = unit(tail - head)
     return np.array([0.0, 0.0, 1.0]) if abs(d[1]) > 0.7 else np.array([0.0, 1.0, 0.0])
 
 

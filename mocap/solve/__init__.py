@@ -25,12 +25,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mocap.camera import Camera
+from mocap.camera import Camera, CameraPose
+from mocap.choices import FootLock, RootMotion, parse_choice
 from mocap.data import LandmarkTracks, Motion
-from mocap.kinematics import global_transforms, make_continuous, rotation_between
+from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
 from mocap.rig import RigTemplate, load_rig, point_positions
-from mocap.smooth import find_gaps
-from mocap.solve.anchor import AnchorConfig, SettleConfig, anchor_root, settle_on_floor
+from mocap.timeseries import runs
+from mocap.solve.anchor import AnchorConfig, SettleConfig, anchored_root, settle_on_floor
 from mocap.solve.contacts import ContactConfig, detect_contacts
 from mocap.solve.fit import FittedRig, fit_skeleton, floor_height
 from mocap.solve.footlock import FootLockConfig, lock_feet
@@ -39,8 +40,6 @@ from mocap.solve.orient import world_orientations
 from mocap.solve.refine import RefineConfig, refine_world
 from mocap.solve.root import RootConfig, camera_relative_root
 
-ROOT_MOTION_MODES = ("full", "horizontal", "off")
-FOOT_LOCK_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -49,16 +48,16 @@ class SolveResult:
     fitted: FittedRig
     ground: Ground | None = None  # solve_full only
     root_camera_m: np.ndarray | None = None  # (T, 3) hip centre relative to the camera (solve_full only)
+    camera_pose: CameraPose | None = None  # the solver's camera in the motion's world (solve_full only)
 
 
 @dataclass(frozen=True)
 class MotionConfig:
-    """Options of solve_full. root_motion: "full" (travel and height from the camera),
-    "horizontal" (travel over the floor; height from the pose, lowest foot on the floor),
-    "off" (hips in place; height from the pose). foot_lock: "auto" or "off"."""
+    """Options of solve_full: root_motion and foot_lock are mocap.choices (strings are
+    accepted and converted; an unknown one raises ValueError)."""
 
-    root_motion: str = "full"
-    foot_lock: str = "auto"
+    root_motion: RootMotion = RootMotion.FULL
+    foot_lock: FootLock = FootLock.ON
     refine: bool = True
     root: RootConfig = field(default_factory=RootConfig)
     refine_cfg: RefineConfig = field(default_factory=RefineConfig)
@@ -67,6 +66,10 @@ class MotionConfig:
     anchor: AnchorConfig = field(default_factory=AnchorConfig)
     settle: SettleConfig = field(default_factory=SettleConfig)
     footlock: FootLockConfig = field(default_factory=FootLockConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root_motion", parse_choice(RootMotion, self.root_motion, "root_motion"))
+        object.__setattr__(self, "foot_lock", parse_choice(FootLock, self.foot_lock, "foot_lock"))
 
 
 def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: str = "") -> SolveResult:
@@ -96,7 +99,7 @@ def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: s
     pos, rot = global_transforms(sk, root, local_q)
     root[:, 1] -= floor_height(fitted, pos, rot)
 
-    gaps = tuple((g.first, g.last) for g in find_gaps(tracks.detected))
+    gaps = tuple((g.first, g.last) for g in runs(~tracks.detected))
     motion = Motion(
         skeleton=sk,
         fps=tracks.fps,
@@ -127,7 +130,7 @@ def _aim_spine(fitted: FittedRig, world: dict[str, Rotation], points: dict[str, 
         + world["Spine1"].apply(off["Spine2"])
         + world["Spine2"].apply(off["Neck"])
     )
-    correction = rotation_between(fk_neck - spine_base, points["neck_base"] - spine_base)
+    correction = rotation_from_to(fk_neck - spine_base, points["neck_base"] - spine_base)
     for name in SPINE_CHAIN:
         world[name] = correction * world[name]
     return True
@@ -146,10 +149,6 @@ def solve_full(
     (mocap.camera.Camera). The floor of the result is at height 0; the hips start above
     the origin; travel toward the camera is +Z, to the camera's right +X.
     """
-    if cfg.root_motion not in ROOT_MOTION_MODES:
-        raise ValueError(f"root_motion {cfg.root_motion!r}: choose from {', '.join(ROOT_MOTION_MODES)}")
-    if cfg.foot_lock not in FOOT_LOCK_MODES:
-        raise ValueError(f"foot_lock {cfg.foot_lock!r}: choose from {', '.join(FOOT_LOCK_MODES)}")
     root_cam = camera_relative_root(tracks, camera, cfg.root)
     world = tracks.world_m
     if cfg.refine:
@@ -165,31 +164,36 @@ def solve_full(
     travel = ground.apply(root_cam)
     seen = np.flatnonzero(tracks.detected)
     start = travel[seen[0] if len(seen) else 0]
-    if cfg.root_motion == "full":
+    # The motion's world = the levelled camera frame (ground.apply), moved so the hips start
+    # above the origin: p_world = R_level @ p_cam - (start_x, floor height, start_z).
+    camera_pose = CameraPose.from_world_from_camera(
+        ground.rotation, -np.array([start[0], ground.height_m, start[2]])
+    )
+    if cfg.root_motion is RootMotion.FULL:
         root = travel - np.array([start[0], 0.0, start[2]])
         pos, rot = global_transforms(motion.skeleton, root, motion.rotations_xyzw)
         root = settle_on_floor(root, floor_height(fitted, pos, rot), motion.fps, cfg.settle)
-    elif cfg.root_motion == "horizontal":
+    elif cfg.root_motion is RootMotion.HORIZONTAL:
         root[:, [0, 2]] = travel[:, [0, 2]] - start[[0, 2]]
     motion = replace(motion, root_position_m=root)
 
     camera_paths = foot_contact_paths(motion, fitted)
-    if cfg.foot_lock == "auto" and cfg.root_motion != "off":
+    if cfg.foot_lock is FootLock.ON and cfg.root_motion is not RootMotion.OFF:
         # Planted feet steer the hips (anchor.py). A first guess at the contacts uses
         # height alone, which a wrong root cannot spoil (a camera that pans with a walker
         # makes planted feet seem to move); contacts are then found again with height and
         # speed on the steadier path, and the camera's root is anchored with those.
         by_height = detect_contacts(camera_paths, motion.fps, cfg.contacts.height_only())
-        steadier = anchor_root(motion, camera_paths, by_height, cfg.anchor)
+        steadier = replace(motion, root_position_m=anchored_root(motion.root_position_m, camera_paths, by_height, cfg.anchor))
         contacts = detect_contacts(foot_contact_paths(steadier, fitted), motion.fps, cfg.contacts)
-        motion = anchor_root(motion, camera_paths, contacts, cfg.anchor)
+        motion = replace(motion, root_position_m=anchored_root(motion.root_position_m, camera_paths, contacts, cfg.anchor))
     else:
         contacts = detect_contacts(camera_paths, motion.fps, cfg.contacts)
-    if cfg.foot_lock == "auto":
+    if cfg.foot_lock is FootLock.ON:
         motion = lock_feet(motion, fitted, contacts, cfg.footlock)
     else:
         motion = replace(motion, contacts=contacts)
-    return SolveResult(motion, fitted, ground, root_cam)
+    return SolveResult(motion, fitted, ground, root_cam, camera_pose)
 
 
 def foot_contact_paths(motion: Motion, fitted: FittedRig) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ standing feet would hover or sink. Each frame's lowest foot point is put on the 
 during stretches where the camera clearly shows the performer airborne (a jump): there the
 camera's arc is kept and the floor correction is carried across it smoothly.
 
-Horizontally (anchor_root):
+Horizontally (anchored_root):
 
 The camera gives the hips' position every frame (mocap.solve.root), but its depth is
 noisy by centimetres, and a camera that pans to follow the performer hides the travel
@@ -27,13 +27,13 @@ Vertical motion is untouched (floor contact and foot locking handle it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solveh_banded
 
-from mocap.data import FootContacts, Motion
-from mocap.smooth import second_difference_gram, whittaker_lambda, whittaker_smooth
+from mocap.data import FootContacts
+from mocap.timeseries import runs, second_difference_gram, whittaker_lambda, whittaker_smooth
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,11 @@ def settle_on_floor(root_m: np.ndarray, lowest_foot_m: np.ndarray, fps: float,
     run of at least min_airborne_s with the lowest foot above airborne_m keep their height
     relative to the neighbouring corrections (linear across the run), so a jump stays a jump.
     """
-    from mocap.smooth import find_gaps
-
     n = len(root_m)
     correction = -np.asarray(lowest_foot_m, dtype=float)
     airborne = np.zeros(n, bool)
     min_len = max(1, int(round(cfg.min_airborne_s * fps)))
-    for run in find_gaps(~(lowest_foot_m > cfg.airborne_m)):
+    for run in runs(lowest_foot_m > cfg.airborne_m):
         if run.length >= min_len:
             airborne[run.first : run.last + 1] = True
     grounded = np.flatnonzero(~airborne)
@@ -130,10 +128,4 @@ def anchored_root(
     return out
 
 
-def anchor_root(motion: Motion, paths_m: dict[str, np.ndarray], contacts: FootContacts,
-                cfg: AnchorConfig = AnchorConfig()) -> Motion:
-    """The motion with its root's horizontal path anchored on the planted points."""
-    return replace(motion, root_position_m=anchored_root(motion.root_position_m, paths_m, contacts, cfg))
-
-
-__all__ = ["AnchorConfig", "SettleConfig", "anchored_root", "anchor_root", "settle_on_floor"]
+__all__ = ["AnchorConfig", "SettleConfig", "anchored_root", "settle_on_floor"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mocap.data import FootContacts
-from mocap.smooth import find_gaps, whittaker_lambda, whittaker_smooth
+from mocap.timeseries import runs, whittaker_lambda, whittaker_smooth
 
 CONTACT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")
 
@@ -88,10 +88,10 @@ def clean_runs(flags: np.ndarray, min_len: int, max_gap: int) -> np.ndarray:
     shorter than min_len frames."""
     out = flags.copy()
     n = len(out)
-    for gap in find_gaps(out):
+    for gap in runs(~out):
         if gap.first > 0 and gap.last < n - 1 and gap.length <= max_gap:
             out[gap.first : gap.last + 1] = True
-    for run in find_gaps(~out):
+    for run in runs(out):
         if run.length < min_len:
             out[run.first : run.last + 1] = False
     return out
@@ -112,9 +112,4 @@ def detect_contacts(paths_m: dict[str, np.ndarray], fps: float, cfg: ContactConf
     return FootContacts(names, flags)
 
 
-def contact_ranges(flags: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive (first, last) frame ranges where a (T,) bool array is True."""
-    return [(g.first, g.last) for g in find_gaps(~np.asarray(flags, bool))]
-
-
-__all__ = ["CONTACT_POINTS", "ContactConfig", "detect_contacts", "contact_ranges", "point_height_speed"]
+__all__ = ["CONTACT_POINTS", "ContactConfig", "detect_contacts", "point_height_speed"]

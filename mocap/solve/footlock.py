@@ -23,9 +23,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mocap.data import FootContacts, Motion
-from mocap.kinematics import global_transforms, make_continuous, rotation_between
-from mocap.smooth import whittaker_lambda, whittaker_smooth
-from mocap.solve.contacts import contact_ranges
+from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
+from mocap.timeseries import run_ranges, whittaker_lambda, whittaker_smooth
 from mocap.solve.fit import FittedRig
 
 LEGS = {"left": ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase"),
@@ -58,7 +57,7 @@ def lock_targets(path_m: np.ndarray, flags: np.ndarray, fps: float, blend_s: flo
     ramp = max(1, int(round(blend_s * fps)))
     span = ramp + 1  # frames from a contact's end to where the correction is gone
     velocity = np.gradient(path_m, axis=0)  # per frame
-    for first, last in contact_ranges(flags):
+    for first, last in run_ranges(flags):
         held = np.nanmean(path_m[first : last + 1], axis=0)
         held[1] = 0.0
         lo, hi = max(0, first - ramp), min(n - 1, last + ramp)
@@ -104,8 +103,8 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, goal: np.n
     sin_a = np.sqrt(1.0 - cos_a**2)
     new_knee = hip + a[:, None] * (cos_a[:, None] * u + sin_a[:, None] * v)
     new_ankle = hip + d[:, None] * u
-    r_thigh = rotation_between(knee - hip, new_knee - hip)
-    r_shin = rotation_between(r_thigh.apply(ankle - knee), new_ankle - new_knee)
+    r_thigh = rotation_from_to(knee - hip, new_knee - hip)
+    r_shin = rotation_from_to(r_thigh.apply(ankle - knee), new_ankle - new_knee)
     return r_thigh, r_shin
 
 
@@ -133,7 +132,7 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
         heel_tgt, w_h = lock_targets(heel, heel_flags, fps, cfg.blend_s)
         toe_tgt, w_t = lock_targets(toe_p, toe_flags, fps, cfg.blend_s)
         # Turn the foot about the ankle so heel->toe matches the held pair (both planted).
-        turn = rotation_between(toe_p - heel, toe_tgt - heel_tgt)
+        turn = rotation_from_to(toe_p - heel, toe_tgt - heel_tgt)
         both = np.minimum(w_h, w_t)
         turn = Rotation.from_rotvec(turn.as_rotvec() * both[:, None])
         foot_world_new[side] = turn * world[f]
@@ -176,4 +175,4 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
     return replace(motion, root_position_m=root, rotations_xyzw=make_continuous(local), contacts=contacts)
 
 
-__all__ = ["FootLockConfig", "lock_feet", "two_bone_ik", "lock_targets", "rotation_between"]
+__all__ = ["FootLockConfig", "lock_feet", "two_bone_ik", "lock_targets"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mocap import kinematics
+from mocap.kinematics import rotation_from_to
 
 FOOT_POINTS = ("left_heel", "left_foot_index", "right_heel", "right_foot_index")
 
@@ -72,11 +72,6 @@ class Ground:
     def rotate(self, vectors_m: np.ndarray) -> np.ndarray:
         """(..., 3) directions or hip-centred offsets -> levelled frame (rotation only)."""
         return np.asarray(vectors_m, dtype=float) @ self.rotation.T
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(3, 3) smallest rotation taking vector a (3,) onto the direction of b (3,)."""
-    return kinematics.rotation_between(np.asarray(a, float)[None], np.asarray(b, float)[None])[0].as_matrix()
 
 
 def body_up(points_m: dict[str, np.ndarray]) -> np.ndarray:
@@ -167,7 +162,8 @@ def fit_ground(points_m: dict[str, np.ndarray], fps: float, cfg: GroundConfig = 
         feet = np.stack([points_m[n] for n in FOOT_POINTS], axis=1).reshape(-1, 3)
         feet = feet[np.isfinite(feet).all(1)]
         height = float(np.min(feet @ normal)) if len(feet) else 0.0
-    return Ground(normal, height, rotation_between(normal, np.array([0.0, 1.0, 0.0])), int(inliers.sum()))
+    level = rotation_from_to(normal[None], np.array([[0.0, 1.0, 0.0]]))[0].as_matrix()  # R_level_from_cam
+    return Ground(normal, height, level, int(inliers.sum()))
 
 
-__all__ = ["Ground", "GroundConfig", "fit_ground", "fit_plane", "rotation_between", "body_up", "support_points"]
+__all__ = ["Ground", "GroundConfig", "fit_ground", "fit_plane", "body_up", "support_points"]

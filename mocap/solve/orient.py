@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from mocap.kinematics import unit
 from mocap.rig import AxisSpec, RigTemplate
 
 # A limb whose bend angle is below BEND_LOW_DEG takes its twist from `secondary`;
@@ -22,11 +23,6 @@ BEND_HIGH_DEG = 35.0
 _CYCLIC = {(0, 1), (1, 2), (2, 0)}
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.where(n < 1e-12, 1.0, n)
-
-
 def _perp(v: np.ndarray, axis_dir: np.ndarray) -> np.ndarray:
     """Component of v (T, 3) perpendicular to the unit vectors axis_dir (T, 3)."""
     return v - np.sum(v * axis_dir, axis=-1, keepdims=True) * axis_dir
@@ -35,7 +31,7 @@ def _perp(v: np.ndarray, axis_dir: np.ndarray) -> np.ndarray:
 def _hold_degenerate(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """Unit vectors of v; where v is ~0, the last good one (or `fallback` before any)."""
     norms = np.linalg.norm(v, axis=-1)
-    out = _unit(v)
+    out = unit(v)
     last = fallback
     for t in range(len(v)):
         if norms[t] < 1e-6:
@@ -50,10 +46,10 @@ def frame_from_axes(
 ) -> Rotation:
     """Rotations (T) whose `primary_axis` column is primary_dir (T, 3) and whose
     `secondary_axis` column is as close as possible to secondary_dir (T, 3)."""
-    e_a = _unit(primary_dir)
+    e_a = unit(primary_dir)
     rest_secondary = np.eye(3)[secondary_axis]
     e_b = _hold_degenerate(_perp(secondary_dir, e_a), rest_secondary)
-    e_b = _unit(_perp(e_b, e_a))
+    e_b = unit(_perp(e_b, e_a))
     e_c = np.cross(e_a, e_b) if (primary_axis, secondary_axis) in _CYCLIC else np.cross(e_b, e_a)
     third_axis = 3 - primary_axis - secondary_axis
     matrices = np.empty((len(e_a), 3, 3))
@@ -69,7 +65,7 @@ def _direction(spec: AxisSpec, points: dict[str, np.ndarray]) -> np.ndarray:
 
 def bend_weight(primary_dir: np.ndarray, bend_dir: np.ndarray) -> np.ndarray:
     """(T,) in [0, 1]: how much a limb is bent, from the angle between its two segments."""
-    cos = np.sum(_unit(primary_dir) * _unit(bend_dir), axis=-1)
+    cos = np.sum(unit(primary_dir) * unit(bend_dir), axis=-1)
     sin = np.sqrt(np.clip(1.0 - cos**2, 0.0, 1.0))
     lo, hi = np.sin(np.radians(BEND_LOW_DEG)), np.sin(np.radians(BEND_HIGH_DEG))
     return np.clip((sin - lo) / (hi - lo), 0.0, 1.0)
@@ -86,12 +82,12 @@ def world_orientations(rig: RigTemplate, points: dict[str, np.ndarray]) -> dict[
         if joint.primary is None:
             continue  # follows its parent: filled below
         primary = _direction(joint.primary, points)
-        e_a = _unit(primary)
-        secondary = _unit(_perp(_direction(joint.secondary, points), e_a))
+        e_a = unit(primary)
+        secondary = unit(_perp(_direction(joint.secondary, points), e_a))
         if joint.bend is not None:
             bend_vec = _direction(joint.bend, points)
             w = bend_weight(primary, bend_vec)[:, None]
-            secondary = w * _unit(_perp(bend_vec, e_a)) + (1.0 - w) * secondary
+            secondary = w * unit(_perp(bend_vec, e_a)) + (1.0 - w) * secondary
         result[joint.name] = frame_from_axes(joint.primary.axis, primary, joint.secondary.axis, secondary)
     for joint in pending_interp:
         a, b, t = joint.interp

@@ -61,7 +61,8 @@ import numpy as np
 
 from mocap.camera import Camera, cv_from_internal, internal_from_cv
 from mocap.data import LandmarkTracks
-from mocap.smooth import whittaker_lambda, whittaker_smooth
+from mocap.kinematics import unit
+from mocap.timeseries import whittaker_lambda, whittaker_smooth
 
 PELVIS, NECK_BASE = "pelvis", "neck_base"  # virtual points: midpoints of the hips / shoulders
 
@@ -105,11 +106,6 @@ def _point(tracks_arr: np.ndarray, index: dict[str, int], name: str) -> np.ndarr
     return tracks_arr[:, index[name]]
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.where(n < 1e-12, 1.0, n)
-
-
 def refine_world(
     tracks: LandmarkTracks, root_m: np.ndarray, camera: Camera, cfg: RefineConfig = RefineConfig()
 ) -> np.ndarray:
@@ -132,12 +128,12 @@ def refine_world(
     for parent, child in BONES:
         bone_bp = _point(world_cv, index, child) - _point(world_cv, index, parent)
         p = placed[parent]
-        ray = _unit(camera.rays(_point(image, index, child)))
+        ray = unit(camera.rays(_point(image, index, child)))
         ok = np.isfinite(bone_bp).all(1) & np.isfinite(p).all(1) & np.isfinite(ray).all(1) & (p[:, 2] > 0)
         if ok.sum() < 2:
             placed[child] = p + bone_bp
             continue
-        dir_bp = _unit(bone_bp)
+        dir_bp = unit(bone_bp)
         m = np.sum(ray * p, axis=1)
         d2 = np.maximum(np.sum(p * p, axis=1) - m * m, 0.0)
         length_bp = float(np.median(np.linalg.norm(bone_bp[ok], axis=1)))
@@ -161,7 +157,7 @@ def refine_world(
         weights = weights / weights[ok].mean()
         h = whittaker_smooth(np.where(ok, value, 0.0)[:, None], weights, lam)[:, 0]
         c = (m + h)[:, None] * ray
-        bone = length * _unit(c - p)
+        bone = length * unit(c - p)
         placed[child] = np.where(ok[:, None], p + bone, p + bone_bp)
     out = tracks.world_m.copy()
     for name, i in index.items():

@@ -11,7 +11,7 @@ which is linear in t: a 3x3 weighted least-squares problem per frame (weights = 
 visibility), solved for all frames at once. Two Gauss-Newton steps on the true pixel error
 follow (the linear form weights far points more). The depth t_z is set by the pose's metric
 size against its size in pixels, so the root travels at the scale of the fitted skeleton.
-The path is then smoothed with mocap.smooth's Whittaker smoother at the clip's fps; depth,
+The path is then smoothed with mocap.timeseries's Whittaker smoother at the clip's fps; depth,
 which is 5-10 times noisier than the sideways position, gets a lower cut-off.
 
 Output is in the internal frame with the camera at the origin (x right, y up, z toward the
@@ -27,7 +27,7 @@ import numpy as np
 
 from mocap.camera import Camera, cv_from_internal, internal_from_cv
 from mocap.data import LandmarkTracks
-from mocap.smooth import whittaker_lambda, whittaker_smooth
+from mocap.timeseries import whittaker_lambda, whittaker_smooth
 
 # The landmarks whose 2D positions are reliable enough to place the body (no finger tips).
 ROOT_LANDMARKS = (

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from mocap.data import FootContacts
-from mocap.export.atomic import atomic_path
-from mocap.solve.contacts import contact_ranges
+from mocap.atomic import atomic_path
+from mocap.timeseries import run_ranges
 
 SIDECAR_FORMAT = "mocap-contacts/1"
 
@@ -39,7 +39,7 @@ def contacts_to_dict(contacts: FootContacts, fps: float, start_time_s: float = 0
         "start_time_s": float(start_time_s),
         "points": {
             name: {
-                "ranges": [[int(a), int(b)] for a, b in contact_ranges(flags[:, c])],
+                "ranges": [[int(a), int(b)] for a, b in run_ranges(flags[:, c])],
                 "frames": [int(x) for x in flags[:, c]],
             }
             for c, name in enumerate(contacts.names)
