@@ -249,3 +249,32 @@ def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
     assert "interrupted" in err
     r = runner.invoke(app, ["batch", str(takes), "-o", str(out), "--dry-run"])
     assert r.stdout.count("was interrupted") == 2
+
+
+@pytest.fixture(scope="module")
+def long_take(tmp_path_factory) -> Path:
+    """39 s of real footage at 5 fps: the squats sample three times over (195 frames)."""
+    from conftest import write_test_video
+
+    from mocap.video import probe_video, read_frames
+
+    frames = [f.rgb for f in read_frames(probe_video(SAMPLES / "squats.mp4"))]
+    return write_test_video(tmp_path_factory.mktemp("long") / "long_take.mp4", frames * 3, fps=5)
+
+
+@pytest.mark.mediapipe
+def test_long_videos_run_in_chunks_in_batch_and_convert(long_take, tmp_path):
+    from mocap.bvh import read_bvh
+
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["batch", str(long_take), "-o", str(out), "-j", "2", "--chunk-s", "15", "--no-cache",
+                                 "--report", "-q"])
+    assert result.exit_code == 0, result.output
+    record = _records(out)["long_take"]
+    assert record["status"] == "done" and record["frames"] == 195
+    assert read_bvh(out / record["outputs"]["bvh"]).n_frames == 195
+    assert (out / record["outputs"]["report"]).is_file() and "long_take.report.html" in (out / "index.html").read_text()
+    single = tmp_path / "convert.bvh"
+    result = runner.invoke(app, ["convert", str(long_take), "-o", str(single), "--jobs", "2", "--no-cache", "-q"])
+    assert result.exit_code == 0, result.output
+    assert read_bvh(single).n_frames == 195
