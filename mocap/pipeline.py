@@ -23,7 +23,7 @@ from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks
 from mocap.timeseries import runs
-from mocap.solve import MotionConfig, SolveResult, solve_full
+from mocap.solve import MotionConfig, Solution, solve_full
 from mocap.timeline import Retiming, to_constant_rate
 
 FORMATS = ("bvh", "fbx", "glb", "usd", "usda")
@@ -70,7 +70,7 @@ class ConvertResult:
     # What the preview and the report look at (mocap.report.write_report takes a ConvertResult).
     tracks: LandmarkTracks | None = None  # as detected (on the output's constant rate), before smoothing
     smoothed: LandmarkTracks | None = None  # as solved
-    solve: SolveResult | None = None
+    solve: Solution | None = None
     camera: Camera | None = None
     warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
     preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
@@ -162,7 +162,7 @@ def solve_take(
     name: str = "",
     info: VideoInfo | None = None,
     camera: Camera | None = None,
-) -> tuple[LandmarkTracks, SolveResult, Camera]:
+) -> tuple[LandmarkTracks, Solution, Camera]:
     """Smooth and solve, keeping what the preview and report need: (smoothed tracks, the
     solver's full result, the camera it used). Raises NoPersonError when too few frames
     have a person. `tracks` must be on a constant rate already (mocap.timeline)."""
@@ -246,7 +246,7 @@ def write_outputs(
             else:  # the contacts sidecar
                 from mocap.export.contacts_json import write_contacts
 
-                write_contacts(motion.contacts, path, motion.fps, motion.start_time_s)
+                write_contacts(motion.contacts, path, motion.start_time_s)
     return targets
 
 

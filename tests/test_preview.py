@@ -118,7 +118,7 @@ def test_failed_preview_leaves_no_file(tmp_path: Path) -> None:
 
 def test_solver_camera_pose_reprojects_the_hips() -> None:
     """solve_full's CameraPose takes the exported root back to where the solver's camera saw
-    the hips (root_camera_m): exactly across the image; within settle_on_floor's height
+    the hips (root.path_m): exactly across the image; within settle_on_floor's height
     correction (a few cm) up and down. And it lands on the image's hip landmarks."""
     from motion_fixtures import WALK
     from synth import landmarks_from_bvh
@@ -136,7 +136,7 @@ def test_solver_camera_pose_reprojects_the_hips() -> None:
     result = solve_full(smooth_tracks(tracks), camera, MotionConfig(foot_lock="off"))
     hips = joint_positions(result.motion)[:, result.motion.skeleton.index("Hips")]
     px = camera.project(result.camera_pose.cv_from_world(hips))
-    seen_by_solver = camera.project(cv_from_internal(result.root_camera_m))
+    seen_by_solver = camera.project(cv_from_internal(result.root.path_m))
     assert np.abs(px[:, 0] - seen_by_solver[:, 0]).max() < 0.05
     assert np.abs(px[:, 1] - seen_by_solver[:, 1]).max() < 6.0
     image_hips = 0.5 * (tracks.image("left_hip") + tracks.image("right_hip"))

@@ -47,7 +47,7 @@ def load_preview_motion(motion_path: Path, camera_file: CameraFile) -> PreviewMo
     contacts_path = motion_path.with_name(f"{motion_path.stem}.contacts.json")
     if contacts_path.is_file():
         try:
-            contacts, _ = read_contacts(contacts_path)
+            contacts = read_contacts(contacts_path)
         except (ValueError, KeyError, TypeError) as exc:
             raise FormatError(f"{contacts_path}: malformed contacts file ({exc})") from exc
         if contacts.in_contact.shape[0] == motion.n_frames:

@@ -10,7 +10,7 @@ needs no network and no other file:
 - detection confidence over time (BlazePose landmark visibility), frames without a person;
 - body parts unseen over time (mean visibility of each part's landmarks);
 - jitter before and after smoothing (mean landmark acceleration, mocap.evaluate.jitter_mm);
-- foot heights above the floor with the planted frames (mocap.solve.foot_contact_paths);
+- foot heights above the floor with the planted frames (mocap.solve.pose.motion_contact_paths_m);
 - the hips' path from above, with the camera and the planted feet;
 - the fitted bone lengths.
 
@@ -128,7 +128,7 @@ def plots(result: ConvertResult) -> list[tuple[str, str, bytes]]:
     from mocap.evaluate import jitter_mm
     from mocap.kinematics import joint_positions
     from mocap.report import figures as P
-    from mocap.solve import foot_contact_paths
+    from mocap.solve.pose import motion_contact_paths_m
 
     motion, tracks, smoothed = result.motion, result.tracks, result.smoothed
     times = motion.start_time_s + np.arange(motion.n_frames) / motion.fps
@@ -148,7 +148,7 @@ def plots(result: ConvertResult) -> list[tuple[str, str, bytes]]:
                     "to the hips (lower is steadier).", P.jitter(times, raw, smooth, cutoff)))
     contacts = motion.contacts
     if result.solve is not None:
-        paths = foot_contact_paths(motion, result.solve.fitted)
+        paths = motion_contact_paths_m(motion, result.solve.fitted)
         flags = {} if contacts is None else {n: contacts.in_contact[:, c] for c, n in enumerate(contacts.names)}
         out.append(("feet", "Foot heights above the floor; ticks mark the frames each point is planted "
                     "(held still by foot locking).", P.foot_heights(times, {n: p[:, 1] for n, p in paths.items()}, flags)))
