@@ -132,6 +132,9 @@ def batch(
         plan, manifest = plan_batch(inputs, out_dir, options, config)
     except MocapError as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt:  # while probing and hashing the inputs: nothing ran yet
+        typer.echo("interrupted before any job started", err=True)
+        raise typer.Exit(130) from None
     from mocap.batch.display import BatchDisplay, print_closing, print_plan
 
     if not plan:

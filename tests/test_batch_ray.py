@@ -112,5 +112,5 @@ def test_ray_batch_survives_a_killed_worker(cluster, reference, tmp_path):
         np.testing.assert_allclose(np.abs(np.sum(got.rotations_xyzw * want.rotations_xyzw, axis=-1)), 1.0, atol=1e-5)
     assert not (out / ".mocap-staging").exists()
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["mocap-batch.jsonl"] + [f"{c.stem}.{ext}" for c in CLIPS for ext in ("bvh", "contacts.json")]
+        ["mocap-batch.jsonl"] + [f"{c.stem}.{ext}" for c in CLIPS for ext in ("bvh", "camera.json", "contacts.json")]
     )
