@@ -249,11 +249,6 @@ def _in_range(t: float, start_s: float | None, end_s: float | None) -> bool:
     return end_s is None or t < end_s - _EPS_S
 
 
-def frame_times_s(info: VideoInfo) -> np.ndarray:
-    """(N,) presentation time of every frame in seconds, sorted; index = Frame.index."""
-    return _packet_times_s(Path(info.path))
-
-
 def count_frames_in_range(info: VideoInfo, start_s: float | None = None, end_s: float | None = None) -> int:
     """How many frames `read_frames(info, start_s, end_s)` will yield (for a progress bar)."""
     times_s = _packet_times_s(Path(info.path))

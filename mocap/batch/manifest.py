@@ -9,8 +9,9 @@ Record fields: `job` (the job's key: its output path under OUTDIR without suffix
 (path), `content_hash` (sha256 of the input), `size`, `mtime_ns`, `options` (what shapes
 the outputs), `options_hash`, `outputs` ({format: path relative to OUTDIR}), `status`
 ('done', 'failed' or 'interrupted'), `timings_s` ({stage: seconds}), `frames`,
-`detection_rate`, `error` (one line, or null), `exit_code`, `attempts`, `worker`,
-`finished_at` (UTC, ISO 8601), `mocap` (version).
+`detection_rate`, `error` (one line, or null), `exit_code`, `attempts`, `worker` (host:pid
+that finished it), `wall_s` (from the job's submission to its end, queueing included; the
+work itself is `timings_s.total`), `finished_at` (UTC, ISO 8601), `mocap` (the version that wrote it).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mocap import __version__
 from mocap.batch.inputs import BatchInput, expand_inputs
 from mocap.batch.manifest import MANIFEST_NAME, Manifest, now_iso, options_hash, options_record
 from mocap.data import LandmarkTracks, VideoInfo
@@ -176,6 +177,7 @@ def _record(job: Job, status: str, summary: dict[str, Any] | None = None, error:
         "worker": summary.get("worker"),
         "wall_s": round(time.perf_counter() - job.started, 3) if job.started else None,
         "finished_at": now_iso(),
+        "mocap": __version__,
     }
 
 
@@ -299,12 +301,21 @@ def run_batch(
             elif task.chunk is not None:
                 job.parts[task.chunk] = event.value
                 if len(job.parts) == len(job.chunks):
-                    tracks = stitch_chunks(job.chunks, [job.parts[i] for i in range(len(job.chunks))], job.info.fps)
+                    try:
+                        tracks = stitch_chunks(job.chunks, [job.parts[i] for i in range(len(job.chunks))], job.info.fps)
+                    except ValueError as exc:  # a chunk came back short: the file's frames moved under us
+                        finish(job, "failed", error=(f"{job.input}: {exc}", 2))
+                        continue
                     job.parts.clear()
                     submit(_Task(f"{event.task_id.split('.')[0]}.finish", job, tasks.run_finish,
                                  (str(job.input.resolve()), str(job.staging.resolve()), job.options, tracks), _Frames(None)))
             else:
-                finish(job, "done", _commit(job, event.value))
+                try:
+                    summary = _commit(job, event.value)
+                except OSError as exc:
+                    finish(job, "failed", error=(f"{job.out_dir / job.key}: cannot move the outputs into place ({exc})", 5))
+                    continue
+                finish(job, "done", summary)
     except KeyboardInterrupt:
         executor.terminate()
         for job in list(live.values()):

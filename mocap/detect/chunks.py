@@ -55,7 +55,7 @@ def frame_range(info: VideoInfo, start_s: float | None, end_s: float | None) -> 
     """Frame indices [first, stop) that read_frames(info, start_s, end_s) yields."""
     from mocap.video import frame_times_s
 
-    times = frame_times_s(info)
+    times = frame_times_s(info.path)
     eps = 1e-6
     first = 0 if start_s is None or start_s <= 0 else int(np.searchsorted(times, start_s - eps, side="left"))
     stop = times.size if end_s is None else int(np.searchsorted(times, end_s - eps, side="left"))
@@ -92,7 +92,7 @@ def chunk_times_s(info: VideoInfo, chunk: Chunk) -> tuple[float | None, float | 
     """(start_s, end_s) for read_frames that decode exactly frames [decode_from, stop)."""
     from mocap.video import frame_times_s
 
-    times = frame_times_s(info)
+    times = frame_times_s(info.path)
     start = None if chunk.decode_from == 0 else float(times[chunk.decode_from])
     end = None if chunk.stop >= times.size else float(times[chunk.stop])
     return start, end
