@@ -14,13 +14,13 @@ WIDTH_IN, DPI = 9.0, 100
 LEFT_COLOUR, RIGHT_COLOUR, CENTRE_COLOUR = "#1e88e5", "#e53935", "#8e24aa"
 
 
-def _figure(height_in: float = 2.8, ncols: int = 1):
+def _figure(height_in: float = 2.8, ncols: int = 1, width_in: float = WIDTH_IN):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, ncols) if ncols > 1 else fig.subplots()
     return fig, axes
 
@@ -112,7 +112,7 @@ def foot_heights(times_s: np.ndarray, heights_m: dict[str, np.ndarray], contacts
 
 def root_path(root_m: np.ndarray, camera_m: np.ndarray | None, planted_m: np.ndarray | None) -> bytes:
     """The hips' path seen from above (x right, z toward the camera), the camera, planted feet."""
-    fig, ax = _figure(4.0)
+    fig, ax = _figure(5.0, width_in=6.5)
     ax.plot(root_m[:, 0], root_m[:, 2], color=CENTRE_COLOUR, lw=1.2, label="hips")
     ax.plot(*root_m[0, [0, 2]], "o", color="green", label="start")
     ax.plot(*root_m[-1, [0, 2]], "s", color="black", label="end")
@@ -124,7 +124,7 @@ def root_path(root_m: np.ndarray, camera_m: np.ndarray | None, planted_m: np.nda
     ax.set_xlabel("x (m), performer's left when facing the camera")
     ax.set_ylabel("z (m), toward the camera")
     ax.grid(True, lw=0.3)
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
     return _png(fig)
 
 
