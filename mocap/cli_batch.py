@@ -14,7 +14,18 @@ from typing import Annotated
 
 import typer
 
-from mocap.cli import FootLock, Model, RootMotion, Units, _fail, parse_formats, parse_rig, parse_rotation_order, parse_smoothing
+from mocap.cli import (
+    FootLock,
+    Model,
+    RootMotion,
+    Units,
+    _fail,
+    _stop_on_sigterm,
+    parse_formats,
+    parse_rig,
+    parse_rotation_order,
+    parse_smoothing,
+)
 
 
 class Executor(str, enum.Enum):
@@ -127,6 +138,7 @@ def batch(
         ray_address=ray_address,
     )
     out_dir = Path(out)
+    _stop_on_sigterm()  # a SIGTERM (a scheduler's stop) ends the batch like Ctrl-C
     try:
         check_outputs_possible(options)
         plan, manifest = plan_batch(inputs, out_dir, options, config)
