@@ -148,11 +148,15 @@ def detect_cached(
     progress: Callable[[int], None] | None = None,
     use_cache: bool = True,
     person: PersonChoice | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> LandmarkTracks:
     """Landmarks for frames [start_s, end_s) of a video, from the cache or by detection.
 
     `person` chooses whom to follow when several people are in view (mocap.detect.people;
     None: the largest, and only when there are several).
+    `detector(info, start_s, end_s, model, progress)`, when given, replaces the one-process
+    detection on a miss (mocap.batch.chunked.ChunkedDetector runs time chunks in parallel);
+    it is not told `person`.
 
     On a hit `progress(n_frames)` is called once; otherwise detect_landmarks reports per
     frame and the result is stored. use_cache=False neither reads nor writes the cache.
@@ -178,7 +182,10 @@ def detect_cached(
                     progress(tracks.n_frames)
                 return tracks
     start, end = _norm_range(start_s, end_s)
-    tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress, person=person)
+    if detector is not None:
+        tracks = detector(info, start, end, model, progress)
+    else:
+        tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress, person=person)
     if path is not None:
         try:
             write_tracks(tracks, path)
