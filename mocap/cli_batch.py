@@ -18,10 +18,12 @@ from mocap.cli import (
     FootLock,
     Model,
     RootMotion,
+    Travel,
     Units,
     _fail,
     _stop_on_sigterm,
     parse_formats,
+    parse_person_option,
     parse_rig,
     parse_rotation_order,
     parse_smoothing,
@@ -61,6 +63,16 @@ def batch(
     foot_lock: Annotated[
         FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
     ] = FootLock.ON,
+    travel: Annotated[
+        Travel,
+        typer.Option("--travel", help="How far the hips travel: image (as the camera sees; default) or feet (every "
+                     "planted step moves the hips: a camera that pans to follow)."),
+    ] = Travel.IMAGE,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="Whom to follow when several people are in view: largest (default), centre, "
+                     "left, right, or X,Y pixels of a point on the person in the first frame."),
+    ] = None,
     fov: Annotated[
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5)."),
@@ -123,6 +135,8 @@ def batch(
         use_cache=not no_cache,
         root_motion=root_motion,
         foot_lock=foot_lock,
+        travel=travel,
+        person=parse_person_option(person),
         fov_deg=fov,
         contacts_sidecar=contacts,
         fps=fps,
