@@ -26,17 +26,14 @@ def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b (apply b first, then a), (..., 4) broadcast."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
-    ax, ay, az, aw = np.moveaxis(a, -1, 0)
-    bx, by, bz, bw = np.moveaxis(b, -1, 0)
-    return np.stack(
-        [
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ],
-        axis=-1,
-    )
+    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[..., 0] = aw * bx + ax * bw + ay * bz - az * by
+    out[..., 1] = aw * by - ax * bz + ay * bw + az * bx
+    out[..., 2] = aw * bz + ax * by - ay * bx + az * bw
+    out[..., 3] = aw * bw - ax * bx - ay * by - az * bz
+    return out
 
 
 def inv(q: np.ndarray) -> np.ndarray:
@@ -45,14 +42,22 @@ def inv(q: np.ndarray) -> np.ndarray:
     return q * np.array([-1.0, -1.0, -1.0, 1.0])
 
 
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    out = np.empty(np.broadcast_shapes(u.shape, v.shape))
+    out[..., 0] = u[..., 1] * v[..., 2] - u[..., 2] * v[..., 1]
+    out[..., 1] = u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2]
+    out[..., 2] = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+    return out
+
+
 def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors (..., 3) by unit quaternions (..., 4), broadcast."""
     q = np.asarray(q, dtype=float)
     v = np.asarray(v, dtype=float)
     u = q[..., :3]
     w = q[..., 3:4]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2.0 * _cross(u, v)
+    return v + w * t + _cross(u, t)
 
 
 def to_matrix(q: np.ndarray) -> np.ndarray:
