@@ -160,6 +160,9 @@ def convert(
     report: Annotated[
         Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
     ] = None,
+    hands: Annotated[
+        bool, typer.Option("--hands/--no-hands", help="Also solve the fingers (MediaPipe Hands; about doubles detection time).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
@@ -188,6 +191,7 @@ def convert(
         fps=fps,
         preview=preview,
         report_path=report,
+        hands=hands,
     )
     from mocap.progress import ConvertProgress
 

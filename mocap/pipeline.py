@@ -54,6 +54,7 @@ class ConvertOptions:
     preview: bool = False  # write <stem>.preview.mp4: skeleton over the video beside a 3D view
     preview_height_px: int = 720
     report_path: Path | None = None  # write this self-contained HTML report (mocap.report)
+    hands: bool = False  # fingers from MediaPipe Hands (mocap.hands); off: the body rig alone
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,15 @@ def probe_and_detect(
     on_info: Callable[[VideoInfo, int], None] | None = None,
 ) -> tuple[VideoInfo, LandmarkTracks]:
     """Probe and detect (through the landmark cache). on_info(info, n_frames) is called
-    before decoding starts so a progress bar can know its total."""
+    before decoding starts so a progress bar can know its total (twice the frames with
+    options.hands: the hands are a second pass). With options.hands the tracks carry both
+    hands' landmarks too (mocap.hands.merge_hands)."""
     from mocap.detect import detect_cached
     from mocap.video import count_frames_in_range, probe_video
 
     info = probe_video(video)
     if on_info is not None:
-        on_info(info, count_frames_in_range(info, options.start_s, options.end_s))
+        on_info(info, count_frames_in_range(info, options.start_s, options.end_s) * (2 if options.hands else 1))
     tracks = detect_cached(
         info,
         start_s=options.start_s,
@@ -119,6 +122,16 @@ def probe_and_detect(
         use_cache=options.use_cache,
         progress=progress,
     )
+    if options.hands:
+        from mocap.detect import detect_hands_cached
+        from mocap.hands import merge_hands
+        from mocap.rig import load_rig
+
+        hands = detect_hands_cached(
+            info, tracks, start_s=options.start_s, end_s=options.end_s, model=options.model,
+            cache_dir=options.cache_dir if options.use_cache else None, use_cache=options.use_cache, progress=progress,
+        )
+        tracks = merge_hands(tracks, hands, load_rig(hands=True))
     return info, tracks
 
 
@@ -171,7 +184,9 @@ def solve_take(
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera or camera_for(tracks, options, info)
     cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
-    return smoothed, solve_full(smoothed, camera, cfg, name=name), camera
+    from mocap.rig import load_rig
+
+    return smoothed, solve_full(smoothed, camera, cfg, rig=load_rig(hands=options.hands), name=name), camera
 
 
 def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | None = None) -> None:

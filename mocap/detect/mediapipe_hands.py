@@ -1,0 +1,179 @@
+"""The MediaPipe Hands adapter: frames + the body's landmarks -> both hands' 21 landmarks.
+
+Runs the hand landmark model that ships in the mediapipe 0.10.21 wheel (legacy
+`mediapipe.solutions.hands`: palm detector + hand landmark model, full complexity) on a
+square crop around each of BlazePose's wrists, not on the whole frame: a performer seen
+whole is small in the frame, and the palm detector (192 x 192 input) misses hands a few
+dozen pixels tall. benchmarks/hands_detectors.py compares this with Hands on the whole
+frame and with Holistic (figures in docs/benchmarks.md).
+
+Left and right come from the body, not from the hand model's handedness label: a hand
+found in the crop around BlazePose's left wrist is kept as the left hand only if its wrist
+is nearer that wrist than the other one and within `MAX_WRIST_DIST` crop sides of it
+(`matches_wrist`); otherwise that hand is unseen in that frame. Hands together, or one
+hand crossing the other, therefore never swap sides; they drop out instead.
+
+Output: LandmarkTracks with the 42 names of mocap.data.hand_landmark_names (left hand
+first); world_m (T, 42, 3) metres in the internal frame (x, -y, -z of MediaPipe's hand
+world landmarks, as for the body) **relative to that hand's wrist**; image_xy_px (T, 42, 2)
+in the full frame's pixels; visibility (T, 42) = the hand model's confidence in that
+frame, 0 where the hand was not found; detected (T,) = either hand found.
+mocap.hands.merge_hands puts them at the body's wrists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from mocap import native_output
+from mocap.data import HAND_LANDMARKS, SIDES, Frame, LandmarkTracks, VideoInfo, hand_landmark_names
+from mocap.errors import DetectionError
+
+_MP_TO_INTERNAL = np.array([1.0, -1.0, -1.0])
+N_HAND = len(HAND_LANDMARKS)
+MIN_WRIST_VISIBILITY = 0.2  # BlazePose's wrist below this: no crop (the wrist is a guess)
+MAX_WRIST_DIST = 0.3  # a hand's wrist further than this (crop sides) from the body's is rejected
+# Crop side: the largest of these (pixels): it must hold the whole hand when the forearm
+# points at the camera (shoulder width) and when it lies across the view (forearm).
+CROP_FOREARM = 1.3
+CROP_SHOULDERS = 0.8
+CROP_HAND = 4.0
+MIN_CROP_PX = 48
+
+
+def crop_box(wrist: np.ndarray, tip: np.ndarray, elbow: np.ndarray, shoulders: tuple[np.ndarray, np.ndarray]) -> tuple[float, float, float]:
+    """(x0, y0, side) pixels of the square crop around one hand: centred half-way from the
+    wrist to BlazePose's hand tip (mean of index and pinky), its side the largest of
+    CROP_FOREARM forearms, CROP_SHOULDERS shoulder widths and CROP_HAND wrist->tip lengths."""
+    side = max(
+        CROP_FOREARM * float(np.linalg.norm(wrist - elbow)),
+        CROP_SHOULDERS * float(np.linalg.norm(shoulders[0] - shoulders[1])),
+        CROP_HAND * float(np.linalg.norm(tip - wrist)),
+        MIN_CROP_PX,
+    )
+    centre = wrist + 0.5 * (tip - wrist)
+    return float(centre[0] - side / 2), float(centre[1] - side / 2), side
+
+
+def matches_wrist(hand_wrist_px: np.ndarray, own_wrist_px: np.ndarray, other_wrist_px: np.ndarray, crop_side_px: float) -> bool:
+    """Whether a detected hand belongs to the body's wrist its crop was centred on: its wrist
+    is nearer that wrist than the other wrist (NaN other: not seen, no competition) and
+    within MAX_WRIST_DIST crop sides of it."""
+    own = float(np.linalg.norm(hand_wrist_px - own_wrist_px))
+    other = float(np.linalg.norm(hand_wrist_px - other_wrist_px))
+    return own <= MAX_WRIST_DIST * crop_side_px and not own > other
+
+
+def _crop(rgb: np.ndarray, x0: float, y0: float, side: float) -> tuple[np.ndarray, int, int]:
+    """The square crop (zero-padded where it leaves the image) and its integer origin."""
+    h, w = rgb.shape[:2]
+    ix, iy, n = int(round(x0)), int(round(y0)), int(round(side))
+    out = np.zeros((n, n, 3), dtype=np.uint8)
+    sx0, sy0, sx1, sy1 = max(ix, 0), max(iy, 0), min(ix + n, w), min(iy + n, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - iy : sy1 - iy, sx0 - ix : sx1 - ix] = rgb[sy0:sy1, sx0:sx1]
+    return out, ix, iy
+
+
+def detect_hands(
+    info: VideoInfo,
+    frames: Iterable[Frame],
+    body: LandmarkTracks,
+    progress: Callable[[int], None] | None = None,
+) -> LandmarkTracks:
+    """Both hands' landmarks in every frame of `body` (module docstring for the output).
+
+    frames: the same frames the body tracks were detected on (matched by index; frames
+    not in `body` are skipped). `progress(1)` after each frame. Raises DetectionError if
+    the model cannot be loaded or fails on a frame.
+    """
+    try:
+        from mediapipe.python.solutions import hands as mp_hands
+    except ImportError as exc:
+        raise DetectionError(f"mediapipe cannot be imported ({exc})") from exc
+
+    n = body.n_frames
+    row_of = {int(f): i for i, f in enumerate(body.frame_indices)}
+    names = hand_landmark_names()
+    world = np.full((n, len(names), 3), np.nan)
+    image = np.full((n, len(names), 2), np.nan)
+    vis = np.zeros((n, len(names)))
+    side_names = {s: {k: f"{s}_{k}" for k in ("wrist", "index", "pinky", "elbow", "shoulder")} for s in SIDES}
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(native_output.silenced(2))
+    try:
+        try:
+            graphs = {s: mp_hands.Hands(static_image_mode=True, max_num_hands=2, model_complexity=1,
+                                        min_detection_confidence=0.5) for s in SIDES}
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise DetectionError(f"cannot start the MediaPipe hands graph: {exc}") from exc
+        with contextlib.ExitStack() as stack:
+            for graph in graphs.values():
+                stack.enter_context(graph)
+            for frame in frames:
+                row = row_of.get(int(frame.index))
+                if row is None:
+                    continue
+                if body.detected[row]:
+                    for k, side in enumerate(SIDES):
+                        _one_hand(graphs[side], frame, body, row, side, side_names, k, world, image, vis)
+                quiet.close()
+                if progress is not None:
+                    progress(1)
+    finally:
+        quiet.close()
+    from mocap.detect.mediapipe_pose import mediapipe_version
+
+    return LandmarkTracks(
+        names=names,
+        fps=body.fps,
+        times_s=body.times_s.copy(),
+        frame_indices=body.frame_indices.copy(),
+        image_size_px=body.image_size_px,
+        image_xy_px=image,
+        world_m=world,
+        visibility=vis,
+        detected=vis.max(axis=1) > 0,
+        source=f"mediapipe-{mediapipe_version()}/hands-full-crops",
+    )
+
+
+def _one_hand(graph, frame: Frame, body: LandmarkTracks, row: int, side: str, side_names: dict, k: int,
+              world: np.ndarray, image: np.ndarray, vis: np.ndarray) -> None:
+    own, other = side_names[side], side_names[SIDES[1 - k]]
+    px = lambda name: body.image(name)[row]  # noqa: E731
+    if body.visibility[row, body.index(own["wrist"])] < MIN_WRIST_VISIBILITY:
+        return
+    wrist, other_wrist = px(own["wrist"]), px(other["wrist"])
+    if body.visibility[row, body.index(other["wrist"])] < MIN_WRIST_VISIBILITY:
+        other_wrist = np.full(2, np.nan)
+    tip = 0.5 * (px(own["index"]) + px(own["pinky"]))
+    x0, y0, size = crop_box(wrist, tip, px(own["elbow"]), (px(own["shoulder"]), px(other["shoulder"])))
+    crop, ix, iy = _crop(frame.rgb, x0, y0, size)
+    try:
+        result = graph.process(crop)
+    except RuntimeError as exc:
+        raise DetectionError(f"MediaPipe hands failed on frame {frame.index}: {exc}") from exc
+    if not result.multi_hand_landmarks:
+        return
+    n_px = crop.shape[0]
+    best, best_dist = None, np.inf
+    for i, landmarks in enumerate(result.multi_hand_landmarks):
+        pts = np.array([(p.x, p.y) for p in landmarks.landmark]) * n_px + (ix, iy) - 0.5
+        dist = float(np.linalg.norm(pts[0] - wrist))
+        if dist < best_dist:
+            best, best_dist = (i, pts), dist
+    i, pts = best
+    if not matches_wrist(pts[0], wrist, other_wrist, size):
+        return
+    wld = np.array([(p.x, p.y, p.z) for p in result.multi_hand_world_landmarks[i].landmark]) * _MP_TO_INTERNAL
+    cols = slice(k * N_HAND, (k + 1) * N_HAND)
+    world[row, cols] = wld - wld[0]
+    image[row, cols] = pts
+    vis[row, cols] = float(result.multi_handedness[i].classification[0].score)
+
+
+__all__ = ["crop_box", "detect_hands", "matches_wrist"]
