@@ -9,9 +9,11 @@ of the solved skeleton's fingers (forward kinematics) against the ones put in.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hand_fixtures import FIST_DEG, FPS, curling, hand_landmarks, hand_tracks, solve_hands
 from pose_fixtures import t_pose_world, tracks_from
 from scipy.spatial.transform import Rotation
 
@@ -23,49 +25,6 @@ from mocap.presets import apply_preset, list_presets, load_preset
 from mocap.rig import RigError, load_rig
 from mocap.smooth import smooth_tracks
 from mocap.solve import solve_motion
-
-FPS = 30.0
-# Finger bases in hand units (a: wrist -> knuckles, c: toward the index side) and segment lengths.
-BASES = {"thumb": (0.25, 0.2), "index": (0.95, 0.25), "middle": (1.0, 0.0), "ring": (0.94, -0.2), "pinky": (0.85, -0.4)}
-SEGMENTS = {"thumb": (0.35, 0.3, 0.25), "index": (0.45, 0.26, 0.2), "middle": (0.5, 0.3, 0.2),
-            "ring": (0.45, 0.28, 0.2), "pinky": (0.36, 0.22, 0.18)}
-HAND_M = 0.085  # wrist -> middle knuckle
-
-
-def _hand(flexion_deg: np.ndarray, side: str) -> np.ndarray:
-    """(T, 21, 3) wrist-relative landmarks of a T-posed hand (palm down, fingers along the
-    arm, index toward +Z) whose fingers flex by flexion_deg (T, 5, 3) at their three joints."""
-    sign = 1.0 if side == "left" else -1.0
-    a, c, palm = np.array([sign, 0, 0]), np.array([0, 0, 1.0]), np.array([0, -1.0, 0])
-    n = len(flexion_deg)
-    out = np.zeros((n, 21, 3))
-    for f, finger in enumerate(FINGERS):
-        base = HAND_M * (BASES[finger][0] * a + BASES[finger][1] * c)
-        direction = a if finger != "thumb" else (a + c) / np.sqrt(2)
-        first = HAND_LANDMARKS.index(f"{finger}_{'cmc' if finger == 'thumb' else 'mcp'}")
-        pos = np.repeat(base[None], n, axis=0)
-        out[:, first] = pos
-        angle = np.zeros(n)
-        for k in range(3):
-            angle = angle + np.radians(flexion_deg[:, f, k])
-            step = np.cos(angle)[:, None] * direction + np.sin(angle)[:, None] * palm
-            pos = pos + HAND_M * SEGMENTS[finger][k] * step
-            out[:, first + 1 + k] = pos
-    return out
-
-
-def _hand_tracks(left: np.ndarray, right: np.ndarray, seen: dict[str, np.ndarray] | None = None) -> LandmarkTracks:
-    n = len(left)
-    world = np.concatenate([left, right], axis=1)
-    vis = np.full((n, 42), 0.9)
-    for k, side in enumerate(SIDES):
-        if seen is not None:
-            cols = slice(21 * k, 21 * (k + 1))
-            world[~seen[side], cols] = np.nan
-            vis[~seen[side], cols] = 0.0
-    return LandmarkTracks(hand_landmark_names(), FPS, np.arange(n) / FPS, np.arange(n), (640, 480),
-                          world[..., :2] * 100, world, vis, vis.max(axis=1) > 0, source="test-hands")
-
 
 def _flexion(chain: list[np.ndarray]) -> np.ndarray:
     """(T, 3) angles in degrees at the three inner points of a 5-point chain of (T, 3)."""
@@ -100,19 +59,6 @@ def _true_flexion(hand: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
-def _solve(hands: LandmarkTracks, n: int):
-    rig = load_rig(hands=True)
-    body = tracks_from(t_pose_world(n), FPS)
-    merged = merge_hands(body, hands, rig)
-    return solve_motion(smooth_tracks(merged), rig).motion
-
-
-def _curling(n: int, top_deg: float) -> np.ndarray:
-    """(T, 5, 3): every joint of every finger flexes from 0 to top_deg and back."""
-    ramp = top_deg * 0.5 * (1 - np.cos(np.linspace(0, 2 * np.pi, n)))
-    return np.repeat(np.repeat(ramp[:, None, None], 5, axis=1), 3, axis=2)
-
-
 def test_default_rig_has_no_fingers_and_hands_rig_adds_thirty() -> None:
     body, hands = load_rig(), load_rig(hands=True)
     assert body.hands is None and not any("Hand" in n and n not in ("LeftHand", "RightHand") for n in body.joint_names)
@@ -129,16 +75,16 @@ def test_default_rig_has_no_fingers_and_hands_rig_adds_thirty() -> None:
 @pytest.mark.parametrize("preset", list_presets())
 def test_every_preset_names_every_finger(preset: str) -> None:
     n = 20
-    motion = _solve(_hand_tracks(_hand(_curling(n, 60), "left"), _hand(_curling(n, 60), "right")), n)
+    motion = solve_hands(hand_tracks(hand_landmarks(curling(n, 60), "left"), hand_landmarks(curling(n, 60), "right")), n)
     named = apply_preset(motion, load_preset(preset))
     assert len(set(named.skeleton.names)) == 52
 
 
 def test_round_trip_recovers_curl_per_joint() -> None:
     n = 60
-    flex_left, flex_right = _curling(n, 80.0), _curling(n, 40.0)
-    left, right = _hand(flex_left, "left"), _hand(flex_right, "right")
-    motion = _solve(_hand_tracks(left, right), n)
+    flex_left, flex_right = curling(n, 80.0), curling(n, 40.0)
+    left, right = hand_landmarks(flex_left, "left"), hand_landmarks(flex_right, "right")
+    motion = solve_hands(hand_tracks(left, right), n)
     for side, hand in (("left", left), ("right", right)):
         truth, solved = _true_flexion(hand), _solved_flexion(motion, side)
         err = np.abs(solved - truth)
@@ -152,7 +98,7 @@ def test_round_trip_recovers_curl_per_joint() -> None:
 
 def test_spread_is_recovered() -> None:
     n = 10
-    left = _hand(np.zeros((n, 5, 3)), "left")
+    left = hand_landmarks(np.zeros((n, 5, 3)), "left")
     spread = left.copy()
     for finger, deg in (("index", 12.0), ("pinky", -12.0)):  # index and pinky splay about the palm normal
         names = [HAND_LANDMARKS.index(m) for m in HAND_LANDMARKS if m.startswith(finger + "_")]
@@ -161,7 +107,7 @@ def test_spread_is_recovered() -> None:
         for i in names[1:]:
             spread[:, i] = base + rot.apply(left[:, i] - base)
     for hand, expected in ((left, 0.0), (spread, 24.0)):
-        motion = _solve(_hand_tracks(hand, _hand(np.zeros((n, 5, 3)), "right")), n)
+        motion = solve_hands(hand_tracks(hand, hand_landmarks(np.zeros((n, 5, 3)), "right")), n)
         sk = motion.skeleton
         pos, _ = global_transforms(sk, motion.root_position_m, motion.rotations_xyzw)
         index = pos[:, sk.index("LeftHandIndex2")] - pos[:, sk.index("LeftHandIndex1")]
@@ -177,8 +123,8 @@ def test_unseen_hand_relaxes_and_short_dropouts_are_bridged() -> None:
     seen_left[30:75] = False  # 1.5 s: longer than HandsConfig.max_interp_s -> relaxed
     seen_right = np.ones(n, bool)
     seen_right[40:44] = False  # 4 frames: bridged from either side
-    hands = _hand_tracks(_hand(flex, "left"), _hand(flex, "right"), {"left": seen_left, "right": seen_right})
-    motion = _solve(hands, n)
+    hands = hand_tracks(hand_landmarks(flex, "left"), hand_landmarks(flex, "right"), {"left": seen_left, "right": seen_right})
+    motion = solve_hands(hands, n)
     rig = load_rig(hands=True)
     tmpl = relaxed_hand(rig)
     relaxed = _true_flexion(np.stack([tmpl[k] for k in HAND_LANDMARKS])[None])[0]
@@ -192,13 +138,12 @@ def test_unseen_hand_relaxes_and_short_dropouts_are_bridged() -> None:
     assert np.isfinite(motion.rotations_xyzw).all()
 
 
-FIST_DEG = np.array([[30, 50, 70], *[[90, 100, 70]] * 4], float)  # thumb, then each finger: a clenched fist
 
 
 def test_finger_rotations_are_continuous() -> None:
     n = 60  # open -> fist -> open in two seconds
-    fist = _curling(n, 1.0) * FIST_DEG
-    motion = _solve(_hand_tracks(_hand(fist, "left"), _hand(fist, "right")), n)
+    fist = curling(n, 1.0) * FIST_DEG
+    motion = solve_hands(hand_tracks(hand_landmarks(fist, "left"), hand_landmarks(fist, "right")), n)
     q = motion.rotations_xyzw
     assert (np.sum(q[1:] * q[:-1], axis=-1) > 0).all()  # no sign flips
     step = np.degrees(2 * np.arccos(np.clip(np.abs(np.sum(q[1:] * q[:-1], axis=-1)), 0, 1)))
@@ -207,7 +152,7 @@ def test_finger_rotations_are_continuous() -> None:
 
 def test_never_seen_hand_relaxes_at_blazepose_size() -> None:
     n = 10
-    hands = _hand_tracks(_hand(np.zeros((n, 5, 3)), "left"), _hand(np.zeros((n, 5, 3)), "right"),
+    hands = hand_tracks(hand_landmarks(np.zeros((n, 5, 3)), "left"), hand_landmarks(np.zeros((n, 5, 3)), "right"),
                          {"left": np.zeros(n, bool), "right": np.zeros(n, bool)})
     rig = load_rig(hands=True)
     merged = merge_hands(tracks_from(t_pose_world(n), FPS), hands, rig)
@@ -220,7 +165,7 @@ def test_never_seen_hand_relaxes_at_blazepose_size() -> None:
 
 def test_merge_refuses_other_frames() -> None:
     n = 5
-    hands = _hand_tracks(_hand(np.zeros((n, 5, 3)), "left"), _hand(np.zeros((n, 5, 3)), "right"))
+    hands = hand_tracks(hand_landmarks(np.zeros((n, 5, 3)), "left"), hand_landmarks(np.zeros((n, 5, 3)), "right"))
     with pytest.raises(ValueError):
         merge_hands(tracks_from(t_pose_world(n + 1), FPS), replace(hands), load_rig(hands=True))
 
@@ -253,7 +198,7 @@ def test_left_right_check_against_the_body_wrists() -> None:
     assert matches_wrist(np.array([110.0, 100.0]), own, np.full(2, np.nan), 100.0)  # other wrist unseen
 
 
-def test_crop_holds_the_hand() -> None:
+def test_crop_holds_thehand_landmarks() -> None:
     wrist, tip, elbow = np.array([300.0, 200.0]), np.array([320.0, 200.0]), np.array([200.0, 200.0])
     x0, y0, side = crop_box(wrist, tip, elbow, (np.array([0.0, 0]), np.array([60.0, 0])))
     assert side == pytest.approx(130.0)  # 1.3 forearms
@@ -266,3 +211,60 @@ def test_crop_holds_the_hand() -> None:
 def test_hands_config_defaults_are_sane() -> None:
     cfg = HandsConfig()
     assert 0 < cfg.relaxed_visibility < 1 and cfg.max_interp_s > 0
+
+
+# ---------------------------------------------------------------- MediaPipe Hands on a rendered clip
+
+WAVE = "synthetic/dev_scifi_wave_front.mp4"  # the SciFi character waving, front view (CC0)
+
+
+@pytest.fixture(scope="module")
+def wave_hands(shared_data):
+    clip = shared_data / WAVE
+    if not clip.is_file():
+        pytest.skip(f"test data not found at {clip} (../shared/data)")
+    from mocap.detect.mediapipe_hands import detect_hands
+    from mocap.detect.mediapipe_pose import detect_landmarks
+    from mocap.video import probe_video, read_frames
+
+    info = probe_video(clip)
+    body = detect_landmarks(info, read_frames(info, None, 1.5))
+    return body, detect_hands(info, read_frames(info, None, 1.5), body)
+
+
+@pytest.mark.mediapipe
+def test_hands_found_on_their_own_wrists(wave_hands) -> None:
+    body, hands = wave_hands
+    assert hands.names == hand_landmark_names() and hands.n_frames == body.n_frames
+    assert np.array_equal(hands.frame_indices, body.frame_indices)
+    found = {side: hands.visibility[:, 21 * k : 21 * (k + 1)].max(axis=1) > 0 for k, side in enumerate(SIDES)}
+    assert found["left"].mean() > 0.3  # the waving hand (the character's left), raised beside the head
+    for k, side in enumerate(SIDES):
+        other = SIDES[1 - k]
+        rows = np.flatnonzero(found[side])
+        wrist = hands.image_xy_px[rows, 21 * k]
+        own = np.linalg.norm(wrist - body.image(f"{side}_wrist")[rows], axis=-1)
+        far = np.linalg.norm(wrist - body.image(f"{other}_wrist")[rows], axis=-1)
+        assert (own < far).all(), f"a {side} hand sits on the {other} wrist"
+        rel = hands.world_m[rows, 21 * k : 21 * (k + 1)]
+        assert np.allclose(rel[:, 0], 0.0)  # wrist-relative
+        size = np.linalg.norm(rel[:, HAND_LANDMARKS.index("middle_mcp")], axis=-1)
+        assert ((size > 0.04) & (size < 0.14)).all()  # metres: a hand, not pixels
+    lost = ~found["left"] & ~found["right"]
+    assert np.isnan(hands.world_m[lost]).all() and (hands.visibility[lost] == 0).all()
+
+
+@pytest.mark.mediapipe
+def test_hands_are_cached(wave_hands, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data) -> None:
+    from mocap.detect import detect_hands_cached
+    from mocap.detect import mediapipe_hands
+    from mocap.video import probe_video
+
+    body, hands = wave_hands
+    info = probe_video(shared_data / WAVE)
+    calls = []
+    monkeypatch.setattr(mediapipe_hands, "detect_hands", lambda *a, **k: calls.append(1) or hands)
+    first = detect_hands_cached(info, body, end_s=1.5, cache_dir=tmp_path)
+    again = detect_hands_cached(info, body, end_s=1.5, cache_dir=tmp_path)
+    assert len(calls) == 1 and np.array_equal(first.world_m, again.world_m, equal_nan=True)
+    assert np.array_equal(again.visibility, hands.visibility)

@@ -171,7 +171,7 @@ def _one_hand(graph, frame: Frame, body: LandmarkTracks, row: int, side: str, si
         return
     wld = np.array([(p.x, p.y, p.z) for p in result.multi_hand_world_landmarks[i].landmark]) * _MP_TO_INTERNAL
     cols = slice(k * N_HAND, (k + 1) * N_HAND)
-    world[row, cols] = wld - wld[0]
+    world[row, cols] = (wld - wld[0]).astype(np.float32)  # what the cache stores, so a hit is exact
     image[row, cols] = pts
     vis[row, cols] = float(result.multi_handedness[i].classification[0].score)
 
