@@ -163,6 +163,9 @@ def convert(
     hands: Annotated[
         bool, typer.Option("--hands/--no-hands", help="Also solve the fingers (MediaPipe Hands; about doubles detection time).")
     ] = False,
+    matte: Annotated[
+        bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv: the person's mask as a lossless greyscale video (FFV1).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
@@ -192,6 +195,7 @@ def convert(
         preview=preview,
         report_path=report,
         hands=hands,
+        matte=matte,
     )
     from mocap.progress import ConvertProgress
 

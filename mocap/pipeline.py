@@ -55,6 +55,7 @@ class ConvertOptions:
     preview_height_px: int = 720
     report_path: Path | None = None  # write this self-contained HTML report (mocap.report)
     hands: bool = False  # fingers from MediaPipe Hands (mocap.hands); off: the body rig alone
+    matte: bool = False  # write <stem>.matte.mkv: the person's segmentation mask (mocap.matte)
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,13 @@ def convert(
                                  first.with_name(f"{first.stem}.preview.mp4"), height_px=options.preview_height_px)
         timings["preview"] = time.perf_counter() - t3
         result = replace(result, outputs={**outputs, "preview": preview.path}, preview=preview)
+    if options.matte:
+        from mocap.matte import write_matte
+
+        t5 = time.perf_counter()
+        matte = write_matte(info, first.with_name(f"{first.stem}.matte.mkv"), start_s=options.start_s, end_s=options.end_s)
+        timings["matte"] = time.perf_counter() - t5
+        result = replace(result, outputs={**result.outputs, "matte": matte})
     if options.report_path is not None:
         from mocap.report import write_report
 
