@@ -188,7 +188,11 @@ def load_rig(name: str = "humanoid", hands: bool = False) -> RigTemplate:
     when it names a joint or point that does not exist (every name is checked here, so the
     stages can trust them), or when hands are asked of a rig without a hands section."""
     text = resources.files("mocap.rigs").joinpath(f"{name}.json").read_text()
-    data = json.loads(text)
+    return rig_from_json(json.loads(text), name, hands)
+
+
+def rig_from_json(data: dict, name: str = "rig", hands: bool = False) -> RigTemplate:
+    """A RigTemplate from the parsed JSON of a rig file (`name` for messages); RigError as load_rig."""
     if hands and "hands" not in data:
         raise RigError(f"rig {name}: has no hands section")
     try:
