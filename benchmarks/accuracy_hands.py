@@ -16,7 +16,7 @@ Errors are mean absolute differences in degrees over the frames where that hand 
 (`seen`), and over every frame; `relaxed` is the error the rig's relaxed hand would have
 (what an unseen hand shows), a reference for how much the detected fingers add.
 
-    MOCAP_CACHE_DIR=/tmp/mocap-cache .venv/bin/python benchmarks/accuracy_hands.py DIR [--out docs/accuracy_hands.json]
+    MOCAP_CACHE_DIR=/tmp/mocap-cache .venv/bin/python benchmarks/accuracy_hands.py DIR [--method crops|holistic] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def _raw_hands(video: Path, options: ConvertOptions, info):
     from mocap.detect import detect_cached, detect_hands_cached
 
     body = detect_cached(info, options.start_s, options.end_s, options.model, options.cache_dir)
-    return detect_hands_cached(info, body, options.start_s, options.end_s, options.model, options.cache_dir)
+    return detect_hands_cached(info, body, options.start_s, options.end_s, options.model, options.cache_dir,
+                               method=options.hands_method)
 
 
 def summary_table(results: list[dict]) -> str:
@@ -167,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--method", default="holistic", help="hand detection: crops or holistic (mocap.detect.mediapipe_hands)")
     args = parser.parse_args(argv)
-    options = ConvertOptions(hands=True)
+    options = ConvertOptions(hands=True, hands_method=args.method)
     clips = sorted(p for p in args.folder.glob("*.mp4") if p.with_suffix(".hands.npz").is_file())
     if not clips:
         print(f"{args.folder}: no NAME.mp4 with NAME.hands.npz", file=sys.stderr)

@@ -4,7 +4,8 @@ Per clip (the first SECONDS), side by side in one run, each timed REPEATS times 
 
     body     BlazePose detection (mocap.detect.mediapipe_pose.detect_landmarks), the pass every
              conversion makes when the landmark cache misses
-    hands    the extra pass of --hands (mocap.detect.mediapipe_hands.detect_hands)
+    hands    the extra pass of --hands (mocap.detect.mediapipe_hands.detect_hands), with the
+             default detector (Holistic) and with --hands-detector crops
     matte    the extra pass of --matte (mocap.matte.write_matte, pose segmentation, FFV1 file),
              and the same with Selfie Segmentation
 
@@ -73,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=REPEATS)
     args = parser.parse_args(argv)
     end = args.seconds
-    print("| clip | frames | body ms/frame | + hands ms/frame | + matte (pose) ms/frame | + matte (selfie) ms/frame "
+    print("| clip | frames | body ms/frame | + hands (holistic) ms/frame | + hands (crops) ms/frame | + matte (pose) ms/frame | + matte (selfie) ms/frame "
           "| flicker raw / smoothed | joints in matte | matte in box |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for clip in args.clips:
         info = probe_video(clip)
         body = detect_landmarks(info, read_frames(info, None, end))
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             t_body = _timed(lambda: detect_landmarks(info, read_frames(info, None, end)), args.repeats)
             t_hands = _timed(lambda: detect_hands(info, read_frames(info, None, end), body), args.repeats)
+            t_crops = _timed(lambda: detect_hands(info, read_frames(info, None, end), body, method="crops"), args.repeats)
             t_pose = _timed(lambda: write_matte(info, Path(tmp) / "m.mkv", end_s=end), args.repeats)
             t_selfie = _timed(lambda: write_matte(info, Path(tmp) / "s.mkv", MatteConfig(source="selfie"), end_s=end),
                               args.repeats)
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         gt = clip.with_suffix(".gt.npz")
         joints, box = agreement(smooth, gt) if gt.is_file() else (float("nan"), float("nan"))
         ms = lambda t: f"{1000 * t / n:.0f}"  # noqa: E731
-        print(f"| {clip.stem} | {n} | {ms(t_body)} | {ms(t_hands)} | {ms(t_pose)} | {ms(t_selfie)} | "
+        print(f"| {clip.stem} | {n} | {ms(t_body)} | {ms(t_hands)} | {ms(t_crops)} | {ms(t_pose)} | {ms(t_selfie)} | "
               f"{flicker(raw):.2f} / {flicker(smooth):.2f} | {joints:.0%} | {box:.1%} |", flush=True)
     return 0
 

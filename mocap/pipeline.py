@@ -55,6 +55,7 @@ class ConvertOptions:
     preview_height_px: int = 720
     report_path: Path | None = None  # write this self-contained HTML report (mocap.report)
     hands: bool = False  # fingers from MediaPipe Hands (mocap.hands); off: the body rig alone
+    hands_method: str = "holistic"  # mocap.detect.mediapipe_hands: "holistic" (finds more hands) or "crops" (faster)
     matte: bool = False  # write <stem>.matte.mkv: the person's segmentation mask (mocap.matte)
 
 
@@ -131,6 +132,7 @@ def probe_and_detect(
         hands = detect_hands_cached(
             info, tracks, start_s=options.start_s, end_s=options.end_s, model=options.model,
             cache_dir=options.cache_dir if options.use_cache else None, use_cache=options.use_cache, progress=progress,
+            method=options.hands_method,
         )
         tracks = merge_hands(tracks, hands, load_rig(hands=True))
     return info, tracks

@@ -218,8 +218,8 @@ def test_hands_config_defaults_are_sane() -> None:
 WAVE = "synthetic/dev_scifi_wave_front.mp4"  # the SciFi character waving, front view (CC0)
 
 
-@pytest.fixture(scope="module")
-def wave_hands(shared_data):
+@pytest.fixture(scope="module", params=["holistic", "crops"])
+def wave_hands(shared_data, request):
     clip = shared_data / WAVE
     if not clip.is_file():
         pytest.skip(f"test data not found at {clip} (../shared/data)")
@@ -229,7 +229,7 @@ def wave_hands(shared_data):
 
     info = probe_video(clip)
     body = detect_landmarks(info, read_frames(info, None, 1.5))
-    return body, detect_hands(info, read_frames(info, None, 1.5), body)
+    return body, detect_hands(info, read_frames(info, None, 1.5), body, method=request.param)
 
 
 @pytest.mark.mediapipe
@@ -239,6 +239,7 @@ def test_hands_found_on_their_own_wrists(wave_hands) -> None:
     assert np.array_equal(hands.frame_indices, body.frame_indices)
     found = {side: hands.visibility[:, 21 * k : 21 * (k + 1)].max(axis=1) > 0 for k, side in enumerate(SIDES)}
     assert found["left"].mean() > 0.3  # the waving hand (the character's left), raised beside the head
+    assert hands.source.endswith(("hands-holistic", "hands-full-crops"))
     for k, side in enumerate(SIDES):
         other = SIDES[1 - k]
         rows = np.flatnonzero(found[side])
@@ -264,7 +265,17 @@ def test_hands_are_cached(wave_hands, tmp_path: Path, monkeypatch: pytest.Monkey
     info = probe_video(shared_data / WAVE)
     calls = []
     monkeypatch.setattr(mediapipe_hands, "detect_hands", lambda *a, **k: calls.append(1) or hands)
-    first = detect_hands_cached(info, body, end_s=1.5, cache_dir=tmp_path)
-    again = detect_hands_cached(info, body, end_s=1.5, cache_dir=tmp_path)
+    method = "holistic" if hands.source.endswith("holistic") else "crops"
+    first = detect_hands_cached(info, body, end_s=1.5, cache_dir=tmp_path, method=method)
+    again = detect_hands_cached(info, body, end_s=1.5, cache_dir=tmp_path, method=method)
     assert len(calls) == 1 and np.array_equal(first.world_m, again.world_m, equal_nan=True)
     assert np.array_equal(again.visibility, hands.visibility)
+
+
+def test_unknown_hand_method_is_refused() -> None:
+    from mocap.detect.mediapipe_hands import detect_hands
+    from mocap.errors import DetectionError
+
+    body = tracks_from(t_pose_world(2), FPS)
+    with pytest.raises(DetectionError, match="unknown hand detection method"):
+        detect_hands(None, [], body, method="gloves")

@@ -182,8 +182,9 @@ def detect_hands_cached(
     cache_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
     use_cache: bool = True,
+    method: str = "holistic",
 ) -> LandmarkTracks:
-    """Both hands' landmarks (mocap.detect.mediapipe_hands) for the frames of `body`, the
+    """Both hands' landmarks (mocap.detect.mediapipe_hands, `method`) for the frames of `body`, the
     BlazePose tracks of the same video, trim and model, from the cache or by detection.
     Cached like the body's landmarks, under the body's key with "+hands" on the model
     (the crops follow the body's landmarks, which that key fixes). Raises InputError /
@@ -193,7 +194,7 @@ def detect_hands_cached(
     from mocap.video import read_frames
 
     path: Path | None = None
-    hand_model = f"{model}+hands"
+    hand_model = f"{model}+hands-{method}"
     if use_cache:
         if not info.content_hash:
             raise ValueError("VideoInfo.content_hash is empty; probe the video with probe_video()")
@@ -209,7 +210,7 @@ def detect_hands_cached(
                     progress(tracks.n_frames)
                 return tracks
     start, end = _norm_range(start_s, end_s)
-    tracks = detect_hands(info, read_frames(info, start, end), body, progress=progress)
+    tracks = detect_hands(info, read_frames(info, start, end), body, progress=progress, method=method)
     if path is not None:
         try:
             write_tracks(tracks, path)

@@ -1,11 +1,17 @@
 """The MediaPipe Hands adapter: frames + the body's landmarks -> both hands' 21 landmarks.
 
-Runs the hand landmark model that ships in the mediapipe 0.10.21 wheel (legacy
-`mediapipe.solutions.hands`: palm detector + hand landmark model, full complexity) on a
-square crop around each of BlazePose's wrists, not on the whole frame: a performer seen
-whole is small in the frame, and the palm detector (192 x 192 input) misses hands a few
-dozen pixels tall. benchmarks/hands_detectors.py compares this with Hands on the whole
-frame and with Holistic (figures in docs/benchmarks.md).
+Two ways of running the hand landmark model that ships in the mediapipe 0.10.21 wheel:
+
+holistic (default): MediaPipe Holistic, whose hand model runs on regions its own BlazePose
+    derives from the wrists, with no palm detector (_detect_holistic);
+crops: `mediapipe.solutions.hands` (palm detector + hand landmark model, full complexity) on
+    a square crop around each of BlazePose's wrists (not the whole frame: a performer seen
+    whole is small, and the palm detector's 192 x 192 input misses hands a few dozen pixels
+    tall); about twice as fast, finds fewer hands.
+
+benchmarks/hands_detectors.py and benchmarks/accuracy_hands.py chose between them (figures
+in docs/hands-and-matte.md): on three rendered clips Holistic's finger angles were closer to
+the truth over all frames on every clip, and it found more hands on the real clips.
 
 Left and right come from the body, not from the hand model's handedness label: a hand
 found in the crop around BlazePose's left wrist is kept as the left hand only if its wrist
@@ -83,13 +89,19 @@ def detect_hands(
     frames: Iterable[Frame],
     body: LandmarkTracks,
     progress: Callable[[int], None] | None = None,
+    method: str = "holistic",
 ) -> LandmarkTracks:
     """Both hands' landmarks in every frame of `body` (module docstring for the output).
 
     frames: the same frames the body tracks were detected on (matched by index; frames
-    not in `body` are skipped). `progress(1)` after each frame. Raises DetectionError if
-    the model cannot be loaded or fails on a frame.
+    not in `body` are skipped). `progress(1)` after each frame. method: "holistic" (the
+    default: _detect_holistic) or "crops" (module docstring). Raises DetectionError if the model cannot
+    be loaded or fails on a frame, or for another method.
     """
+    if method == "holistic":
+        return _detect_holistic(info, frames, body, progress)
+    if method != "crops":
+        raise DetectionError(f"unknown hand detection method {method!r} (crops or holistic)")
     try:
         from mediapipe.python.solutions import hands as mp_hands
     except ImportError as exc:
@@ -139,6 +151,91 @@ def detect_hands(
         detected=vis.max(axis=1) > 0,
         source=f"mediapipe-{mediapipe_version()}/hands-full-crops",
     )
+
+
+HOLISTIC_VISIBILITY = 0.9  # Holistic gives no per-hand score; a found hand counts as well seen
+
+
+def _detect_holistic(info: VideoInfo, frames: Iterable[Frame], body: LandmarkTracks,
+                     progress: Callable[[int], None] | None) -> LandmarkTracks:
+    """Hands from MediaPipe Holistic (video mode): its hand model runs on regions its own
+    BlazePose derives from the wrists, with no palm detector, which finds more hands
+    (docs/hands-and-matte.md). Its hand landmarks are image x, y and a relative depth z in
+    the units of x, with no metric world landmarks: they are turned into the internal frame
+    ((x, -y, -z), wrist-relative) and scaled to metres by the body's trunk, BlazePose's
+    pelvis -> neck-base length in metres over the same length in pixels in that frame (the
+    hands are assumed about as far from the camera as the trunk). Each hand is kept only on
+    its own body wrist (matches_wrist, with the crop side the crops method would use)."""
+    try:
+        from mediapipe.python.solutions import holistic as mp_holistic
+    except ImportError as exc:
+        raise DetectionError(f"mediapipe cannot be imported ({exc})") from exc
+    n = body.n_frames
+    row_of = {int(f): i for i, f in enumerate(body.frame_indices)}
+    names = hand_landmark_names()
+    world = np.full((n, len(names), 3), np.nan)
+    image = np.full((n, len(names), 2), np.nan)
+    vis = np.zeros((n, len(names)))
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(native_output.silenced(2))
+    try:
+        try:
+            graph = mp_holistic.Holistic(static_image_mode=False, model_complexity=1, smooth_landmarks=False,
+                                         refine_face_landmarks=False)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise DetectionError(f"cannot start the MediaPipe holistic graph: {exc}") from exc
+        with graph:
+            for frame in frames:
+                row = row_of.get(int(frame.index))
+                if row is None:
+                    continue
+                try:
+                    result = graph.process(frame.rgb)
+                except RuntimeError as exc:
+                    raise DetectionError(f"MediaPipe holistic failed on frame {frame.index}: {exc}") from exc
+                quiet.close()
+                if body.detected[row]:
+                    h, w = frame.rgb.shape[:2]
+                    for k, side in enumerate(SIDES):
+                        found = result.left_hand_landmarks if side == "left" else result.right_hand_landmarks
+                        if found is not None:
+                            pts = np.array([(p.x * w - 0.5, p.y * h - 0.5, p.z * w) for p in found.landmark])
+                            _keep_holistic_hand(pts, body, row, k, world, image, vis)
+                if progress is not None:
+                    progress(1)
+    finally:
+        quiet.close()
+    from mocap.detect.mediapipe_pose import mediapipe_version
+
+    return LandmarkTracks(
+        names=names, fps=body.fps, times_s=body.times_s.copy(), frame_indices=body.frame_indices.copy(),
+        image_size_px=body.image_size_px, image_xy_px=image, world_m=world, visibility=vis,
+        detected=vis.max(axis=1) > 0, source=f"mediapipe-{mediapipe_version()}/hands-holistic",
+    )
+
+
+def _keep_holistic_hand(pts: np.ndarray, body: LandmarkTracks, row: int, k: int,
+                        world: np.ndarray, image: np.ndarray, vis: np.ndarray) -> None:
+    side, other = SIDES[k], SIDES[1 - k]
+    px = lambda name: body.image(name)[row]  # noqa: E731
+    wx = lambda name: body.world(name)[row]  # noqa: E731
+    own_wrist, other_wrist = px(f"{side}_wrist"), px(f"{other}_wrist")
+    if body.visibility[row, body.index(f"{other}_wrist")] < MIN_WRIST_VISIBILITY:
+        other_wrist = np.full(2, np.nan)
+    tip = 0.5 * (px(f"{side}_index") + px(f"{side}_pinky"))
+    _, _, size = crop_box(own_wrist, tip, px(f"{side}_elbow"), (px(f"{side}_shoulder"), px(f"{other}_shoulder")))
+    if not matches_wrist(pts[0, :2], own_wrist, other_wrist, size):
+        return
+    mid = lambda f, a, b: 0.5 * (f(a) + f(b))  # noqa: E731
+    trunk_px = np.linalg.norm(mid(px, "left_shoulder", "right_shoulder") - mid(px, "left_hip", "right_hip"))
+    trunk_m = np.linalg.norm(mid(wx, "left_shoulder", "right_shoulder") - mid(wx, "left_hip", "right_hip"))
+    if not trunk_px > 1.0 or not np.isfinite(trunk_m):
+        return
+    cols = slice(k * N_HAND, (k + 1) * N_HAND)
+    rel = (pts - pts[0]) * (trunk_m / trunk_px) * _MP_TO_INTERNAL
+    world[row, cols] = rel.astype(np.float32)
+    image[row, cols] = pts[:, :2]
+    vis[row, cols] = float(np.float32(HOLISTIC_VISIBILITY))  # as the cache stores it
 
 
 def _one_hand(graph, frame: Frame, body: LandmarkTracks, row: int, side: str, side_names: dict, k: int,
