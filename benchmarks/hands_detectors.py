@@ -1,8 +1,8 @@
 """Which way of running MediaPipe's hand model `--hands` uses: crops, whole frame or Holistic.
 
 For each clip, on the same frames (the first SECONDS), times each method and counts the
-frames in which a hand was found on each of the body's wrists (mocap.detect.mediapipe_hands.
-hands_found_by; Holistic's left/right are its own BlazePose's). Body landmarks come from the
+frames in which a hand was found and kept on each of the body's wrists (mocap.detect.
+mediapipe_hands.hands_found_by: the product's detect_hands for holistic and crops). Body landmarks come from the
 landmark cache. Timings are wall-clock seconds per frame of the hand pass alone (Holistic:
 its whole graph, which runs its own pose model too), one run each, all methods side by side.
 
@@ -19,7 +19,7 @@ from mocap.detect import detect_cached
 from mocap.detect.mediapipe_hands import hands_found_by
 from mocap.video import probe_video, read_frames
 
-METHODS = ("crops", "frame", "holistic")
+METHODS = ("holistic", "crops", "frame")
 
 
 def main(argv: list[str] | None = None) -> int:

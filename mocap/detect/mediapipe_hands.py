@@ -278,28 +278,25 @@ def _one_hand(graph, frame: Frame, body: LandmarkTracks, row: int, side: str, si
 
 def hands_found_by(method: str, info: VideoInfo, frames: Iterable[Frame], body: LandmarkTracks) -> np.ndarray:
     """(T, 2) bool, left then right: in which frames of `body` a hand was found on each of
-    the body's wrists by one of three ways of running MediaPipe's hand model. For
-    benchmarks/hands_detectors.py, which chose "crops" (detect_hands) over the others:
+    the body's wrists by one of three ways of running MediaPipe's hand model, for
+    benchmarks/hands_detectors.py:
 
-    crops:    detect_hands (module docstring);
+    holistic, crops: detect_hands with that method (module docstring);
     frame:    Hands on the whole frame in video mode (two hands), each kept on the body's
-              wrist nearest its own wrist when matches_wrist holds;
-    holistic: MediaPipe Holistic (its own BlazePose, hands from its wrists; its left and
-              right are the body's), the left/right_hand_landmarks it returns.
+              wrist nearest its own wrist when matches_wrist holds (not offered to users:
+              it finds almost nothing on full-body footage).
     Raises DetectionError for another method or a failing graph."""
-    if method == "crops":
-        hands = detect_hands(info, frames, body)
+    if method in ("crops", "holistic"):
+        hands = detect_hands(info, frames, body, method=method)
         return np.stack([hands.visibility[:, k * N_HAND : (k + 1) * N_HAND].max(axis=1) > 0 for k in range(2)], axis=1)
-    if method not in ("frame", "holistic"):
+    if method != "frame":
         raise DetectionError(f"unknown hand detection method {method!r}")
     from mediapipe.python.solutions import hands as mp_hands
-    from mediapipe.python.solutions import holistic as mp_holistic
 
     row_of = {int(f): i for i, f in enumerate(body.frame_indices)}
     found = np.zeros((body.n_frames, 2), dtype=bool)
     with native_output.silenced(2):
-        graph = (mp_hands.Hands(static_image_mode=False, max_num_hands=2, model_complexity=1)
-                 if method == "frame" else mp_holistic.Holistic(static_image_mode=False, model_complexity=1))
+        graph = mp_hands.Hands(static_image_mode=False, max_num_hands=2, model_complexity=1)
     with graph:
         for frame in frames:
             row = row_of.get(int(frame.index))
@@ -307,9 +304,6 @@ def hands_found_by(method: str, info: VideoInfo, frames: Iterable[Frame], body: 
                 continue
             result = graph.process(frame.rgb)
             h, w = frame.rgb.shape[:2]
-            if method == "holistic":
-                found[row] = (result.left_hand_landmarks is not None, result.right_hand_landmarks is not None)
-                continue
             if not body.detected[row]:
                 continue
             wrists = [body.image(f"{s}_wrist")[row] for s in SIDES]
@@ -320,4 +314,6 @@ def hands_found_by(method: str, info: VideoInfo, frames: Iterable[Frame], body: 
                 if matches_wrist(wrist, wrists[k], wrists[1 - k], max(CROP_SHOULDERS * arm, MIN_CROP_PX)):
                     found[row, k] = True
     return found
+
+
 __all__ = ["crop_box", "detect_hands", "hands_found_by", "matches_wrist"]
