@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mocap.data import FINGERS, SIDES, hand_point
+from mocap.data import FINGERS, SIDES
 from mocap.hands import relaxed_hand, unseen_hand_frames
 from mocap.kinematics import global_transforms
 from mocap.pipeline import ConvertOptions, probe_and_detect, solve_take

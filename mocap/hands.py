@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mocap.data import FINGERS, HAND_LANDMARKS, SIDES, LandmarkTracks, hand_landmark_names, hand_point
+from mocap.data import FINGERS, HAND_LANDMARKS, SIDES, LandmarkTracks, hand_landmark_names
 from mocap.kinematics import unit
 from mocap.rig import HandSide, RigTemplate
 from mocap.timeseries import runs

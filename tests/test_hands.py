@@ -17,14 +17,12 @@ from hand_fixtures import FIST_DEG, FPS, curling, hand_landmarks, hand_tracks, s
 from pose_fixtures import t_pose_world, tracks_from
 from scipy.spatial.transform import Rotation
 
-from mocap.data import FINGERS, HAND_LANDMARKS, SIDES, LandmarkTracks, hand_landmark_names
+from mocap.data import FINGERS, HAND_LANDMARKS, SIDES, hand_landmark_names
 from mocap.detect.mediapipe_hands import crop_box, matches_wrist
 from mocap.hands import HandsConfig, merge_hands, relaxed_hand
 from mocap.kinematics import global_transforms
 from mocap.presets import apply_preset, list_presets, load_preset
 from mocap.rig import RigError, load_rig
-from mocap.smooth import smooth_tracks
-from mocap.solve import solve_motion
 
 def _flexion(chain: list[np.ndarray]) -> np.ndarray:
     """(T, 3) angles in degrees at the three inner points of a 5-point chain of (T, 3)."""
