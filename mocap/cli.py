@@ -171,7 +171,7 @@ def convert(
     ] = False,
     hands_detector: Annotated[
         HandsDetector,
-        typer.Option("--hands-detector", help="With --hands: holistic finds more hands; crops is about twice as fast."),
+        typer.Option("--hands-detector", help="With --hands: holistic finds more hands; crops is faster."),
     ] = HandsDetector.holistic,
     matte: Annotated[
         bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv: the person's mask as a lossless greyscale video (FFV1).")

@@ -7,7 +7,7 @@ holistic (default): MediaPipe Holistic, whose hand model runs on regions its own
 crops: `mediapipe.solutions.hands` (palm detector + hand landmark model, full complexity) on
     a square crop around each of BlazePose's wrists (not the whole frame: a performer seen
     whole is small, and the palm detector's 192 x 192 input misses hands a few dozen pixels
-    tall); about twice as fast, finds fewer hands.
+    tall); 1.4-1.7 times as fast, finds fewer hands.
 
 benchmarks/hands_detectors.py and benchmarks/accuracy_hands.py chose between them (figures
 in docs/hands-and-matte.md): on three rendered clips Holistic's finger angles were closer to
