@@ -41,6 +41,11 @@ class HandsDetector(str, enum.Enum):
     crops = "crops"
 
 
+class ProgressMode(str, enum.Enum):
+    bar = "bar"
+    json = "json"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"mocap {__version__}")
@@ -118,7 +123,13 @@ def convert(
             "Default: beside the video."
         ),
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text).")] = "bvh",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f",
+            help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text), json (motion for the Blender add-on).",
+        ),
+    ] = "bvh",
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,
     end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
     smoothing: Annotated[
@@ -177,6 +188,10 @@ def convert(
         bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv: the person's mask as a lossless greyscale video (FFV1).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    progress: Annotated[
+        ProgressMode,
+        typer.Option("--progress", help="bar: on the terminal; json: one JSON event per line on stdout (docs/addon.md)."),
+    ] = ProgressMode.bar,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
     from mocap.errors import MocapError
@@ -208,6 +223,10 @@ def convert(
         hands_method=hands_detector.value,
         matte=matte,
     )
+    _stop_on_sigterm()
+    if progress is ProgressMode.json:
+        _convert_json(video, out, options)
+        return
     from mocap.progress import ConvertProgress
 
     with ConvertProgress(enabled=not quiet) as bar:
@@ -220,6 +239,34 @@ def convert(
         from mocap.progress import print_summary
 
         print_summary(result)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (the add-on's Cancel) unwinds like Ctrl-C, so atomic writers remove their temp files."""
+    import signal
+
+    def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread (tests calling the command in a thread)
+        pass
+
+
+def _convert_json(video: Path, out: str | None, options) -> None:
+    """convert with the --progress json event stream (mocap/progress_json.py) on stdout."""
+    from mocap.errors import MocapError
+    from mocap.pipeline import convert as run_convert
+    from mocap.progress_json import JsonProgress
+
+    events = JsonProgress()
+    try:
+        result = run_convert(video, out, options, progress=events.advance, on_info=events.start)
+    except MocapError as exc:
+        events.fail(str(exc), exc.exit_code)
+        raise _fail(exc) from exc
+    events.finish(result)
 
 
 @app.command("preview")

@@ -26,7 +26,7 @@ from mocap.timeseries import runs
 from mocap.solve import MotionConfig, Solution, solve_full
 from mocap.timeline import Retiming, to_constant_rate
 
-FORMATS = ("bvh", "fbx", "glb", "usd", "usda")
+FORMATS = ("bvh", "fbx", "glb", "usd", "usda", "json")  # json: canonical motion for the Blender add-on
 SUFFIXES = {"usd": "usdc"}  # file extension where it differs from the format's name
 BLENDER_FORMATS = ("fbx", "glb", "usd", "usda")
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
@@ -260,6 +260,10 @@ def write_outputs(
 
                 writer = {"fbx": write_fbx, "glb": write_glb}.get(fmt, write_usd)
                 writer(motion, path, preset, blender_exe=options.blender_exe)
+            elif fmt == "json":
+                from mocap.export.motion_json import write_motion_json
+
+                write_motion_json(motion, path)
             elif fmt == "camera":
                 from mocap.preview.camera_file import write_camera_file
 

@@ -61,6 +61,19 @@ def test_report_loads_in_chromium_and_shows_its_plots(report: Path, tmp_path: Pa
 
 
 @pytest.mark.mediapipe
+def test_report_without_a_preview_still_has_thumbnails(tmp_path: Path) -> None:
+    cache = os.environ.get("MOCAP_CACHE_DIR") or str(tmp_path / "cache")
+    path = tmp_path / "only.html"
+    result = runner.invoke(app, ["convert", str(SAMPLE), "-o", str(tmp_path / "take"), "--report", str(path),
+                                 "--cache-dir", cache, "-q"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "take.preview.mp4").exists()
+    page = render(path)
+    assert page.console_errors == [] and page.body_attrs.get("data-plots-loaded") == str(len(PLOT_IDS))
+    assert page.dom.count('class="thumb"') == 4
+
+
+@pytest.mark.mediapipe
 def test_the_checker_catches_a_broken_page(report: Path, tmp_path: Path) -> None:
     text = report.read_text(encoding="utf-8")
     broken = tmp_path / "broken.html"
