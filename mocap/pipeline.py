@@ -78,6 +78,7 @@ class ConvertResult:
     warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
     preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
     options: ConvertOptions | None = None  # what the conversion was asked to do
+    hands_seen: dict[str, float] | None = None  # --hands: share of frames each hand was found in
 
     @property
     def detection_rate(self) -> float:
@@ -109,6 +110,32 @@ def probe_and_detect(
     before decoding starts so a progress bar can know its total (twice the frames with
     options.hands: the hands are a second pass). With options.hands the tracks carry both
     hands' landmarks too (mocap.hands.merge_hands)."""
+    info, tracks, _ = detect_take(video, options, progress, on_info)
+    return info, tracks
+
+
+HANDS_SEEN_WARNING = 0.9  # a hand found in fewer frames than this gets a warning
+
+
+def hands_warnings(hands_seen: dict[str, float] | None) -> tuple[str, ...]:
+    """One line per hand found in fewer than HANDS_SEEN_WARNING of the frames: its fingers
+    there are the relaxed pose or bridged, not seen (mocap.hands)."""
+    return tuple(
+        f"The {side} hand was found in {100 * share:.0f}% of the frames; elsewhere its fingers hold a relaxed pose "
+        "(or are bridged over dropouts under 0.25 s), not seen."
+        for side, share in (hands_seen or {}).items()
+        if share < HANDS_SEEN_WARNING
+    )
+
+
+def detect_take(
+    video: Path,
+    options: ConvertOptions,
+    progress: Callable[[int], None] | None = None,
+    on_info: Callable[[VideoInfo, int], None] | None = None,
+) -> tuple[VideoInfo, LandmarkTracks, dict[str, float] | None]:
+    """probe_and_detect, plus with options.hands the share of frames (0-1) in which each
+    hand ("left", "right") was found; None without hands."""
     from mocap.detect import detect_cached
     from mocap.video import count_frames_in_range, probe_video
 
@@ -126,7 +153,7 @@ def probe_and_detect(
     )
     if options.hands:
         from mocap.detect import detect_hands_cached
-        from mocap.hands import merge_hands
+        from mocap.hands import merge_hands, unseen_hand_frames
         from mocap.rig import load_rig
 
         hands = detect_hands_cached(
@@ -135,7 +162,9 @@ def probe_and_detect(
             method=options.hands_method,
         )
         tracks = merge_hands(tracks, hands, load_rig(hands=True))
-    return info, tracks
+        seen = {side: float(np.mean(~unseen)) if len(unseen) else 0.0 for side, unseen in unseen_hand_frames(hands).items()}
+        return info, tracks, seen
+    return info, tracks, None
 
 
 def camera_for(tracks: LandmarkTracks, options: ConvertOptions, info: VideoInfo | None = None) -> Camera:
@@ -298,7 +327,7 @@ def convert(
     check_outputs_possible(options, planned)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    info, tracks = probe_and_detect(video, options, progress, on_info)
+    info, tracks, hands_seen = detect_take(video, options, progress, on_info)
     timings["detect"] = time.perf_counter() - t0
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
@@ -334,6 +363,8 @@ def convert(
         solve=solved,
         camera=camera,
         options=options,
+        hands_seen=hands_seen,
+        warnings=hands_warnings(hands_seen),
     )
     # The preview and the report are written inside the same transaction as the motion
     # files: all of them appear, or none (mocap.atomic.atomic_paths).

@@ -196,6 +196,7 @@ def test_convert_with_hands_adds_fingers_and_keeps_the_body(tmp_path, cache_dir)
     assert "thumb_01_l" in b.skeleton.names and "pinky_03_r" in b.skeleton.names
     assert a.n_frames == b.n_frames == 20
     assert np.isfinite(b.rotations_xyzw).all()
+    assert "hands" in runner.invoke(app, [*base[:-1], "-o", str(hands), "--hands"]).stderr  # the summary says how often
 
 
 @pytest.mark.mediapipe

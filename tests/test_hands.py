@@ -277,3 +277,12 @@ def test_unknown_hand_method_is_refused() -> None:
     body = tracks_from(t_pose_world(2), FPS)
     with pytest.raises(DetectionError, match="unknown hand detection method"):
         detect_hands(None, [], body, method="gloves")
+
+
+def test_hands_found_rarely_are_warned_about() -> None:
+    from mocap.pipeline import hands_warnings
+
+    assert hands_warnings(None) == ()
+    assert hands_warnings({"left": 0.95, "right": 0.95}) == ()
+    (line,) = hands_warnings({"left": 0.95, "right": 0.4})
+    assert line.startswith("The right hand was found in 40% of the frames") and "relaxed" in line
