@@ -14,7 +14,7 @@ from . import engine as eng
 from .mocap_retarget import RetargetError, RetargetOptions, Retargeter, map_armature, read_motion
 from .mocap_retarget.bonemap import load_map, save_map
 from .props import preferences
-from .rig_io import armature_rig, create_mocap_armature, read_bone_map, set_scene_timing, store_bone_map, write_action
+from .rig_io import armature_rig, constrained_bones, create_mocap_armature, solve_through_constraints, read_bone_map, set_scene_timing, store_bone_map, write_action
 
 _ACTIVE: dict = {"job": None, "target": None, "scene": None, "failed": False}
 POLL_S = 0.2
@@ -58,6 +58,8 @@ def apply_motion(context, path: str | Path, target=None, scene=None):
         target = create_mocap_armature(context, motion.skeleton, name=f"{motion.name}_mocap")
     retargeter, how = retargeter_for(target, motion.skeleton)
     anim = retargeter.retarget(motion, RetargetOptions(floor=settings.floor, foot_lock=settings.lock_feet))
+    if constrained_bones(target, retargeter):  # e.g. Rigify's FK controls under constraint-driven MCH parents
+        anim = solve_through_constraints(context, target, retargeter, anim)
     action = write_action(target, anim, name=f"{motion.name}_{target.name}", frame_start=1)
     set_scene_timing(scene, motion.fps, motion.n_frames, frame_start=1)
     return target, action, anim, how

@@ -88,6 +88,65 @@ def write_action(obj, anim: TargetAnimation, name: str, frame_start: int = 1):
     return action
 
 
+def constrained_bones(obj, retargeter) -> list[str]:
+    """Bones whose pose Blender's constraints change, among the keyed bones and their ancestors
+    (Rigify's MCH parents of its FK controls): where the pure solver's forward kinematics cannot
+    know the parents' evaluated pose."""
+    keyed_rot, _ = retargeter.keyed()
+    names = retargeter.target.names
+    out = []
+    for b in np.flatnonzero(keyed_rot):
+        pb = obj.pose.bones.get(names[b])
+        chain = [pb] + (list(pb.parent_recursive) if pb is not None else [])
+        out += [p.name for p in chain if p is not None and any(c.enabled and c.influence > 0 for c in p.constraints)]
+    return sorted(set(out))
+
+
+def solve_through_constraints(context, obj, retargeter, anim: TargetAnimation) -> TargetAnimation:
+    """Re-express each mapped bone's target orientation (and head, where keyed) against the parents'
+    pose *as Blender evaluates it* (constraints included), top-down, frame by frame.
+
+    Used when constrained_bones() is not empty. The mapped bones get the same armature-space
+    orientations as anim.world_xyzw; only their channels change. Costs one depsgraph update per
+    hierarchy level per frame."""
+    from mathutils import Matrix, Quaternion
+
+    from .mocap_retarget import quat
+
+    tgt = retargeter.target
+    keyed_rot, keyed_loc = retargeter.keyed()
+    mapped = sorted(set(retargeter.pairs.values()), key=lambda b: len(tgt.ancestors(b)))
+    levels: dict[int, list[int]] = {}
+    for b in mapped:
+        levels.setdefault(len(tgt.ancestors(b)), []).append(b)
+    basis = anim.basis_xyzw.copy()
+    loc = anim.location.copy()
+    bones = {b: obj.pose.bones[tgt.names[b]] for b in np.flatnonzero(keyed_rot | keyed_loc)}
+    for pb in bones.values():
+        pb.rotation_mode = "QUATERNION"
+    for t in range(basis.shape[0]):
+        for b, pb in bones.items():
+            x, y, z, w = basis[t, b]
+            pb.rotation_quaternion = (w, x, y, z)
+            if keyed_loc[b]:
+                pb.location = tuple(loc[t, b])
+        for depth in sorted(levels):
+            context.view_layer.update()
+            for b in levels[depth]:
+                pb = bones[b]
+                x, y, z, w = anim.world_xyzw[t, b]
+                m = Quaternion((w, x, y, z)).to_matrix().to_4x4()
+                m.translation = tuple(anim.heads[t, b]) if keyed_loc[b] else pb.matrix.translation
+                local = obj.convert_space(pose_bone=pb, matrix=m, from_space="POSE", to_space="LOCAL")
+                q = local.to_quaternion()
+                basis[t, b] = (q.x, q.y, q.z, q.w)
+                pb.rotation_quaternion = q
+                if keyed_loc[b]:
+                    loc[t, b] = tuple(local.translation)
+                    pb.location = local.translation
+    return TargetAnimation(**{**anim.__dict__, "basis_xyzw": quat.make_continuous(basis), "location": loc})
+
+
 def apply_pose(obj, retargeter, basis_xyzw: np.ndarray, location: np.ndarray) -> None:
     """Set one retargeted pose (Retargeter.pose_frame: basis (B, 4), location (B, 3)) directly on the
     pose bones, without keys: what a live stream's timer calls (issue 16), with the same map."""

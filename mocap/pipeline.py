@@ -105,12 +105,14 @@ def probe_and_detect(
     options: ConvertOptions,
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> tuple[VideoInfo, LandmarkTracks]:
     """Probe and detect (through the landmark cache). on_info(info, n_frames) is called
     before decoding starts so a progress bar can know its total (twice the frames with
     options.hands: the hands are a second pass). With options.hands the tracks carry both
-    hands' landmarks too (mocap.hands.merge_hands)."""
-    info, tracks, _ = detect_take(video, options, progress, on_info)
+    hands' landmarks too (mocap.hands.merge_hands). `detector` replaces one-process body
+    detection on a cache miss (see detect_cached)."""
+    info, tracks, _ = detect_take(video, options, progress, on_info, detector)
     return info, tracks
 
 
@@ -133,6 +135,7 @@ def detect_take(
     options: ConvertOptions,
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> tuple[VideoInfo, LandmarkTracks, dict[str, float] | None]:
     """probe_and_detect, plus with options.hands the share of frames (0-1) in which each
     hand ("left", "right") was found; None without hands."""
@@ -150,6 +153,7 @@ def detect_take(
         cache_dir=options.cache_dir if options.use_cache else None,
         use_cache=options.use_cache,
         progress=progress,
+        detector=detector,
     )
     if options.hands:
         from mocap.detect import detect_hands_cached
@@ -312,8 +316,12 @@ def convert(
     options: ConvertOptions = ConvertOptions(),
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> ConvertResult:
-    """Video file -> motion files. Raises a MocapError subclass on bad input."""
+    """Video file -> motion files. Raises a MocapError subclass on bad input.
+
+    `detector` replaces one-process detection on a landmark-cache miss: see detect_cached
+    and mocap.batch.chunked (time chunks on several cores)."""
     video = Path(video)
     paths = output_paths(video, out, options.formats)
     first = next(iter(paths.values()))
@@ -327,7 +335,7 @@ def convert(
     check_outputs_possible(options, planned)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    info, tracks, hands_seen = detect_take(video, options, progress, on_info)
+    info, tracks, hands_seen = detect_take(video, options, progress, on_info, detector)
     timings["detect"] = time.perf_counter() - t0
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()

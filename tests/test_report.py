@@ -136,3 +136,9 @@ def test_notes_report_unseen_limbs_gaps_and_the_conversion_warnings(tmp_path: Pa
     assert not any("right leg" in w for w in found)
     page = build_report(result)
     assert "Several people in frames 10-20" in page and page.count("class='plot'") == len(PLOT_IDS)
+    # person tracking's findings (ConvertResult.people_max / identity_lost) are shown too
+    object.__setattr__(result, "people_max", 3)
+    object.__setattr__(result, "identity_lost", ((40, 44),))
+    found = notes(result)
+    assert any(w.startswith("Up to 3 people in view") for w in found)
+    assert any(w.startswith("Frames 40-44: the pose was another person's") for w in found)

@@ -77,12 +77,21 @@ def part_visibility(tracks) -> dict[str, np.ndarray]:  # noqa: ANN001 - Landmark
 
 
 def notes(result: ConvertResult) -> list[str]:
-    """The warnings to show: the conversion's own (result.warnings, and the resampling of a
-    variable frame rate, result.retiming), then what the report finds in the data (frames
-    without a person, body parts unseen)."""
+    """The warnings to show: the conversion's own (result.warnings; the resampling of a
+    variable frame rate, result.retiming; several people in view and frames dropped as
+    another person's, result.people_max / identity_lost, where the conversion tracks people),
+    then what the report finds in the data (frames without a person, body parts unseen)."""
     out = list(result.warnings)
     if result.retiming is not None:
         out.append(result.retiming.describe())
+    people = getattr(result, "people_max", 1)  # person tracking (mocap.detect.people), when present
+    if people > 1:
+        out.append(f"Up to {people} people in view; one was followed "
+                   "(choose with --person largest|centre|left|right|X,Y).")
+    lost = getattr(result, "identity_lost", ())
+    if lost:
+        spans = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in lost[:8])
+        out.append(f"Frames {spans}: the pose was another person's; dropped and filled.")
     tracks = result.tracks
     if result.gaps:
         n = sum(b - a + 1 for a, b in result.gaps)

@@ -7,7 +7,7 @@ It is found in this order (`map_armature`):
 1. **Presets** (data files in maps/): Mixamo (any `name:` namespace such as `mixamorig:`
    stripped), Rigify deform bones or metarig, Rigify FK controls, UE5 and UE4 mannequins,
    VRoid (`J_Bip_*`), VRM and Unity humanoid names. The preset that finds the most bones wins
-   if it finds every required joint (REQUIRED).
+   if it finds every required joint (REQUIRED) in an agreeing hierarchy (ties: higher priority).
 2. **Automatic mapping** from names and hierarchy (`auto_map`), for rigs no preset fits:
    - names are split into lower-case words (camelCase, `.`, `_`, `-`, `:`, spaces); a side
      word (`l`/`left`, `r`/`right`) in any position gives the side, so `UpperArm.L`,
@@ -77,10 +77,15 @@ BoneMap = dict  # canonical joint name -> target bone name
 
 @dataclass(frozen=True)
 class MapPreset:
+    """check_hierarchy: refuse the preset when its bones contradict the human hierarchy
+    (structure_problems); priority: breaks ties in coverage (higher first)."""
+
     name: str
     description: str
     prefixes: tuple[str, ...]
     names: dict[str, str]
+    check_hierarchy: bool = True
+    priority: int = 0
 
 
 def list_map_presets() -> list[MapPreset]:
@@ -90,7 +95,8 @@ def list_map_presets() -> list[MapPreset]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".json"):
             d = json.loads(entry.read_text(encoding="utf-8"))
-            out.append(MapPreset(d["name"], d.get("description", ""), tuple(d.get("prefixes", [""])), dict(d["names"])))
+            out.append(MapPreset(d["name"], d.get("description", ""), tuple(d.get("prefixes", [""])), dict(d["names"]),
+                                 bool(d.get("check_hierarchy", True)), int(d.get("priority", 0))))
     return out
 
 
@@ -150,9 +156,9 @@ def detect_preset(rig: ArmatureRig) -> tuple[MapPreset | None, BoneMap]:
     """The preset covering the most bones of `rig` among those that find every required joint
     in a hierarchy that agrees with the canonical one (structure_problems)."""
     best: tuple[MapPreset | None, BoneMap] = (None, {})
-    for preset in list_map_presets():
+    for preset in sorted(list_map_presets(), key=lambda p: -p.priority):
         found = preset_map(rig, preset)
-        if missing_required(found) or structure_problems(rig, found):
+        if missing_required(found) or (preset.check_hierarchy and structure_problems(rig, found)):
             continue
         if len(found) > len(best[1]):
             best = (preset, found)
