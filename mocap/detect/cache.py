@@ -97,7 +97,7 @@ def read_tracks(path: Path) -> LandmarkTracks:
             if version != DETECT_FORMAT_VERSION:
                 raise FormatError(f"{path}: landmark file format {version}, expected {DETECT_FORMAT_VERSION}")
             names = tuple(str(n) for n in data["names"])
-            floats = {name: np.asarray(data[name], dtype=np.float64) for name in _FLOAT_ARRAYS}
+            floats = {name: _real(data[name], name, path) for name in _FLOAT_ARRAYS}
             tracks = LandmarkTracks(
                 names=names,
                 fps=float(data["fps"]),
@@ -113,6 +113,12 @@ def read_tracks(path: Path) -> LandmarkTracks:
         raise FormatError(f"{path}: not a readable landmark file ({_one_line(exc)})") from exc
     _check_shapes(tracks, path)
     return tracks
+
+
+def _real(array: np.ndarray, name: str, path: Path) -> np.ndarray:
+    if array.dtype.kind not in "fiu":
+        raise FormatError(f"{path}: {name} holds {array.dtype} values, expected real numbers")
+    return np.asarray(array, dtype=np.float64)
 
 
 def _one_line(exc: BaseException) -> str:
