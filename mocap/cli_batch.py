@@ -2,7 +2,7 @@
 
 Registered on the `mocap` app by cli.py. Exit codes: 0 every job done or skipped; 1 one or
 more jobs failed (the closing table lists them); 2 bad usage or no input found; 130
-interrupted by Ctrl-C (the manifest marks the jobs that were running).
+interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (the manifest marks the jobs that were running).
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ import typer
 
 from mocap.cli import (
     FootLock,
+    HandsDetector,
     Model,
     RootMotion,
     Travel,
     Units,
     _fail,
+    _interrupt_code,
+    _signal_name,
     _stop_on_sigterm,
     parse_formats,
     parse_person_option,
@@ -93,6 +96,16 @@ def batch(
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Also write <name>.report.html for every job and OUTDIR/index.html.")
     ] = False,
+    hands: Annotated[
+        bool, typer.Option("--hands/--no-hands", help="Also solve the fingers (MediaPipe's hand model; a second, slower detection pass).")
+    ] = False,
+    hands_detector: Annotated[
+        HandsDetector,
+        typer.Option("--hands-detector", help="With --hands: holistic finds more hands; crops is faster."),
+    ] = HandsDetector.holistic,
+    matte: Annotated[
+        bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv (the person's mask, lossless greyscale) for every job.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; the closing summary only.")] = False,
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Jobs (and chunks) at a time. Default: the number of cores.")
@@ -118,9 +131,9 @@ def batch(
     from mocap.pipeline import ConvertOptions, check_outputs_possible
 
     if start is not None and end is not None and end <= start:
-        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
+        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})", param_hint="--end")
     if ray_address is not None and executor is not Executor.ray:
-        raise typer.BadParameter("--ray-address needs --executor ray")
+        raise typer.BadParameter("--ray-address needs --executor ray", param_hint="--ray-address")
     options = ConvertOptions(
         formats=parse_formats(format),
         start_s=start,
@@ -142,6 +155,9 @@ def batch(
         fps=fps,
         preview=preview,
         report_path=Path(REPORT_IN_STAGING) if report else None,
+        hands=hands,
+        hands_method=hands_detector.value,
+        matte=matte,
     )
     config = BatchConfig(
         jobs=jobs or os.cpu_count() or 1,
@@ -159,8 +175,8 @@ def batch(
     except MocapError as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:  # while probing and hashing the inputs: nothing ran yet
-        typer.echo("interrupted before any job started", err=True)
-        raise typer.Exit(130) from None
+        typer.echo(f"error: {out_dir}: interrupted by {_signal_name()} before any job started", err=True)
+        raise typer.Exit(_interrupt_code()) from None
     from mocap.batch.display import BatchDisplay, print_closing, print_plan
 
     if not plan:
@@ -176,7 +192,9 @@ def batch(
         run_batch(plan, manifest, config, display, records=records)
     except KeyboardInterrupt:
         print_closing(records, n_skipped, manifest.path)
-        raise typer.Exit(130) from None
+        typer.echo(f"error: {manifest.path}: interrupted by {_signal_name()}; finished jobs are kept, "
+                   "run the same command again to resume", err=True)
+        raise typer.Exit(_interrupt_code()) from None
     except MocapError as exc:  # the executor could not start (Ray missing or unreachable)
         raise _fail(exc) from exc
     if report:

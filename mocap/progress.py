@@ -37,7 +37,12 @@ class ConvertProgress:
         self._task = None
 
     def __enter__(self) -> ConvertProgress:
-        if self.enabled:
+        return self
+
+    def start(self, info: VideoInfo, total_frames: int) -> None:
+        """Show the bar (only now: a run that fails before it knows its frames prints
+        nothing but its one-line error)."""
+        if self.enabled and self._progress is None:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -49,9 +54,6 @@ class ConvertProgress:
                 transient=False,
             )
             self._progress.start()
-        return self
-
-    def start(self, info: VideoInfo, total_frames: int) -> None:
         if self._progress is not None:
             self._task = self._progress.add_task(f"detecting {info.path.name}", total=total_frames)
 
@@ -100,6 +102,10 @@ def print_summary(result) -> None:
         more = f" and {len(spans) - 6} more" if len(spans) > 6 else ""
         table.add_row("unseen", f"{part}: {frames} frames ({listed}{more}); held, or standing where never seen")
     table.add_row("performer", f"{result.height_m:.2f} m tall")
+    hands_seen = getattr(result, "hands_seen", None)
+    if hands_seen:
+        found = ", ".join(f"{side} {100 * share:.0f}%" for side, share in hands_seen.items())
+        table.add_row("hands", f"found in {found} of the frames; the rest relaxed or bridged")
     console.print(table)
     for fmt, path in result.outputs.items():  # whole paths on one line each, for copy and paste
         console.print(f"[bold]{fmt:<10}[/bold] {path}", soft_wrap=True, highlight=False)
