@@ -24,6 +24,13 @@ class FootLock(str, enum.Enum):
     OFF = "off"
 
 
+class Depth(str, enum.Enum):
+    """Where the solver's depth prior comes from (docs/motion-quality.md, "Learned depth")."""
+
+    BLAZEPOSE = "blazepose"  # BlazePose's own world landmarks
+    LEARNED = "learned"  # a temporal network lifting BlazePose's 2D (mocap/lift.py)
+
+
 def parse_choice(kind: type[enum.Enum], value: str | enum.Enum, what: str) -> enum.Enum:
     """`kind(value)`, with a ValueError naming `what` and the allowed values."""
     try:
@@ -33,4 +40,4 @@ def parse_choice(kind: type[enum.Enum], value: str | enum.Enum, what: str) -> en
         raise ValueError(f"{what} {value!r}: choose from {allowed}") from None
 
 
-__all__ = ["RootMotion", "FootLock", "parse_choice"]
+__all__ = ["RootMotion", "FootLock", "Depth", "parse_choice"]

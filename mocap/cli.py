@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from mocap import __version__
-from mocap.choices import FootLock, RootMotion
+from mocap.choices import Depth, FootLock, RootMotion
 
 app = typer.Typer(
     name="mocap",
@@ -143,6 +143,10 @@ def convert(
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5, a phone's main camera)."),
     ] = None,
+    depth: Annotated[
+        Depth,
+        typer.Option("--depth", help="Depth prior for the pose: blazepose (its own 3D) or learned (a network lifting its 2D; see docs/motion-quality.md)."),
+    ] = Depth.BLAZEPOSE,
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
@@ -171,6 +175,7 @@ def convert(
         foot_lock=foot_lock,
         fov_deg=fov,
         contacts_sidecar=contacts,
+        depth=depth,
     )
     from mocap.progress import ConvertProgress
 

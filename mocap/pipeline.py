@@ -4,6 +4,7 @@ add-on sit on top of this; each stage lives in its own module:
     probe_video  (video.py)          path -> VideoInfo
     detect       (detect/)           VideoInfo -> LandmarkTracks       (cached)
     smooth       (smooth.py)         LandmarkTracks -> LandmarkTracks
+    lift         (lift.py)           LandmarkTracks -> LandmarkTracks  (--depth learned only)
     solve        (solve/)            LandmarkTracks -> Motion
     write_*      (export/)           Motion -> file
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
-from mocap.choices import FootLock, RootMotion
+from mocap.choices import Depth, FootLock, RootMotion, parse_choice
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks
@@ -48,6 +49,11 @@ class ConvertOptions:
     foot_lock: FootLock = FootLock.ON
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
+    depth: Depth = Depth.BLAZEPOSE  # the solver's depth prior: BlazePose's 3D or the learned lifter
+    depth_blend: float = 1.0  # with depth=learned: share of the learned pose (1: learned only; mocap.lift)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", parse_choice(Depth, self.depth, "depth"))
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,10 @@ def motion_from_tracks(
         )
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera or camera_for(tracks, options, info)
+    if options.depth is Depth.LEARNED:
+        from mocap.lift import lift_tracks
+
+        smoothed = lift_tracks(smoothed, camera, blend=options.depth_blend)
     cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
     result = solve_full(smoothed, camera, cfg, name=name)
     return result.motion, result.fitted.height_m
