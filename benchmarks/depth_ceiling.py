@@ -6,7 +6,7 @@ This script keeps everything the pipeline measures (2D rays, root, torso, bone l
 and replaces, for the eight limb bones only (upper arms, forearms, thighs, shins), the
 one thing the image cannot give, using the ground truth:
 
-  shipped          mocap.solve.refine.refine_world as the pipeline runs it
+  shipped          mocap.solve.refine.refine_pose as the pipeline runs it
   true sign        each limb points toward/away from the camera as in the truth;
                    the amount (|h| along the ray) stays the refinement's
   true depth       the limb's component along the ray is the truth's (direction exact
@@ -40,8 +40,9 @@ from mocap.camera import cv_from_internal  # noqa: E402
 from mocap.kinematics import unit  # noqa: E402
 from mocap.pipeline import ConvertOptions, camera_for, probe_and_detect  # noqa: E402
 from mocap.smooth import smooth_tracks  # noqa: E402
-from mocap.solve.refine import refine_world  # noqa: E402
-from mocap.solve.root import camera_relative_root  # noqa: E402
+from mocap.rig import load_rig  # noqa: E402
+from mocap.solve.refine import refine_pose  # noqa: E402
+from mocap.solve.root import camera_root  # noqa: E402
 
 CHAINS = [(f"{s}_{a}", f"{s}_{b}") for s in ("l", "r")
           for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))]
@@ -82,10 +83,10 @@ def evaluate(video: Path, options: ConvertOptions) -> dict[str, tuple[float, flo
     info, tracks = probe_and_detect(video, options)
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera_for(smoothed, options, info)
-    root = camera_relative_root(smoothed, camera)
-    refined = refine_world(smoothed, root, camera)
+    root = camera_root(smoothed, camera)
+    refined = refine_pose(smoothed, root, camera, load_rig()).tracks.world_m
     idx = [tracks.index(acc.JOINTS[n][0]) for n in acc.NAMES]
-    est = cv_from_internal(refined[:, idx] + root[:, None])
+    est = cv_from_internal(refined[:, idx] + root.path_m[:, None])
     rays = unit(camera.rays(smoothed.image_xy_px[:, idx]))
     truth = truth_in_camera(gt)
     scores = {}

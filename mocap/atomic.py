@@ -1,12 +1,15 @@
 """Atomic output: write to a temporary file in the target folder, then rename into place.
 
 A crash, an exception or Ctrl-C never leaves a half-written BVH/FBX/GLB behind.
+`atomic_paths` does the same for the several files of one conversion: all are committed
+together, or none is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +31,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     temporary file is removed and `target` is left untouched.
     """
     target = Path(target)
+    check_target(target)
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -41,7 +45,118 @@ def atomic_path(target: Path) -> Iterator[Path]:
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise ExportError(f"{target}: the writer produced no data")
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise ExportError(f"{target}: cannot write ({exc.strerror or exc})") from exc
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_target(target: Path) -> None:
+    """Raise ExportError (one line) when `target` cannot be an output file: it is a folder,
+    or its folder exists but is not a folder. Cheap; run before any work is done."""
+    target = Path(target)
+    if target.is_dir():
+        raise ExportError(f"{target}: is a folder, cannot write a file there")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ExportError(f"{target}: {parent} is a file, not a folder")
+            break
+
+
+@contextlib.contextmanager
+def atomic_paths(targets: dict[str, Path]) -> Iterator[dict[str, Path]]:
+    """All-or-nothing output of several files (the formats of one conversion).
+
+    Yields {key: staged path}: a hidden file name beside each target, with the target's
+    suffix (Blender's exporters choose settings from it). The caller writes every staged
+    file. When the block ends without an exception, all staged files are renamed onto their
+    targets; if any rename fails, the targets already replaced get their previous content
+    back (kept through a hard link, or a copy where links are impossible) and ExportError is
+    raised. On any exception nothing is committed: staged files, and folders this call
+    created, are removed; earlier files at the targets are untouched.
+    An OSError from the caller's block (disk full, permission denied) becomes ExportError.
+    """
+    targets = {key: Path(path) for key, path in targets.items()}
+    for target in targets.values():
+        check_target(target)
+    created: list[Path] = []
+    staged: dict[str, Path] = {}
+    try:
+        for key, target in targets.items():
+            created += _make_folder(target)
+            try:
+                fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".staged{target.suffix}", dir=target.parent)
+            except OSError as exc:
+                raise ExportError(f"{target}: cannot write here ({exc.strerror or exc})") from exc
+            os.close(fd)
+            staged[key] = Path(name)
+        try:
+            yield dict(staged)
+        except OSError as exc:
+            where = _named(str(exc.filename or next(iter(targets.values()))), staged, targets)
+            raise ExportError(f"{where}: cannot write ({exc.strerror or exc})") from exc
+        except ExportError as exc:  # name the user's file, not the staged one
+            raise ExportError(_named(str(exc), staged, targets)) from exc
+        for key, tmp in staged.items():
+            if not tmp.exists() or tmp.stat().st_size == 0:
+                raise ExportError(f"{targets[key]}: the writer produced no data")
+        _commit(staged, targets)
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
+
+
+def _named(text: str, staged: dict[str, Path], targets: dict[str, Path]) -> str:
+    """`text` with every staged path replaced by its target's path."""
+    for key, tmp in staged.items():
+        text = text.replace(str(tmp), str(targets[key]))
+    return text
+
+
+def _make_folder(target: Path) -> list[Path]:
+    """Create target's folder; return the folders created (outermost first)."""
+    missing = [p for p in reversed(target.parents) if not p.exists()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{target}: cannot create its folder ({exc.strerror or exc})") from exc
+    return missing
+
+
+def _commit(staged: dict[str, Path], targets: dict[str, Path]) -> None:
+    mask = _umask()
+    backups: list[tuple[Path, Path]] = []  # (backup, target)
+    done: list[Path] = []
+    try:
+        for key, tmp in staged.items():
+            target = targets[key]
+            if target.is_file():
+                backup = tmp.with_name(tmp.name + ".previous")
+                try:
+                    os.link(target, backup)
+                except OSError:
+                    shutil.copy2(target, backup)
+                backups.append((backup, target))
+            os.chmod(tmp, 0o666 & ~mask)
+            os.replace(tmp, target)
+            done.append(target)
+    except OSError as exc:
+        restored = {t for _, t in backups}
+        for target in done:
+            if target not in restored:
+                target.unlink(missing_ok=True)
+        for backup, target in backups:
+            with contextlib.suppress(OSError):
+                os.replace(backup, target)
+        failed = targets[key]
+        raise ExportError(f"{failed}: cannot write ({exc.strerror or exc}); no output of this conversion was kept") from exc
+    for backup, _ in backups:
+        backup.unlink(missing_ok=True)

@@ -121,8 +121,51 @@ class Camera:
         return self.rays(pixels) * np.asarray(depth_m, dtype=float)[..., None]
 
 
+@dataclass(frozen=True)
+class CameraPose:
+    """Where a camera stands in a motion's world (extrinsics), for re-projecting the motion.
+
+    p_cv = R_cv_from_world @ p_world + t_cv_from_world_m, with p_world in mocap's internal
+    frame (metres, Y up) and p_cv in OpenCV camera axes (what Camera.project takes).
+    """
+
+    R_cv_from_world: np.ndarray  # (3, 3)
+    t_cv_from_world_m: np.ndarray  # (3,)
+
+    @classmethod
+    def from_world_from_camera(cls, R_world_from_cam: np.ndarray, t_world_from_cam_m: np.ndarray) -> CameraPose:
+        """From the transform that took camera-relative internal points into the world:
+        p_world = R_world_from_cam @ p_cam + t_world_from_cam_m (p_cam: internal axes)."""
+        r = np.asarray(R_world_from_cam, dtype=float)
+        t = np.asarray(t_world_from_cam_m, dtype=float)
+        r_cv = np.diag(_FLIP) @ r.T
+        return cls(r_cv, -r_cv @ t)
+
+    @classmethod
+    def look_at(cls, eye_m: np.ndarray, target_m: np.ndarray, up: np.ndarray = np.array([0.0, 1.0, 0.0])) -> CameraPose:
+        """A camera at `eye_m` (world, metres) looking at `target_m`, image-up toward `up`."""
+        eye, target = np.asarray(eye_m, dtype=float), np.asarray(target_m, dtype=float)
+        z = target - eye  # OpenCV: +z forward
+        z /= np.linalg.norm(z)
+        x = np.cross(z, np.asarray(up, dtype=float))  # image right
+        x /= np.linalg.norm(x)
+        y = np.cross(z, x)  # image down
+        r = np.stack([x, y, z])  # rows: camera axes in world
+        return cls(r, -r @ eye)
+
+    def cv_from_world(self, points_m: np.ndarray) -> np.ndarray:
+        """(..., 3) world points (internal frame, metres) -> (..., 3) OpenCV camera axes."""
+        return np.asarray(points_m, dtype=float) @ self.R_cv_from_world.T + self.t_cv_from_world_m
+
+    @property
+    def position_m(self) -> np.ndarray:
+        """(3,) the camera's centre in the world."""
+        return -self.R_cv_from_world.T @ self.t_cv_from_world_m
+
+
 __all__ = [
     "Camera",
+    "CameraPose",
     "DEFAULT_FOV_DEG",
     "DEFAULT_FOCAL_35MM_MM",
     "cv_from_internal",

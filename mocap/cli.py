@@ -150,6 +150,20 @@ def convert(
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps", min=1.0, max=1000.0,
+            help="Output frame rate (frames resampled on their true timestamps). Default: the clip's own; "
+            "a variable-rate clip gets its nominal rate.",
+        ),
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview/--no-preview", help="Also write <name>.preview.mp4: the skeleton over the video beside a 3D view.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
@@ -176,6 +190,9 @@ def convert(
         fov_deg=fov,
         contacts_sidecar=contacts,
         depth=depth,
+        fps=fps,
+        preview=preview,
+        report_path=report,
     )
     from mocap.progress import ConvertProgress
 
@@ -189,6 +206,45 @@ def convert(
         from mocap.progress import print_summary
 
         print_summary(result)
+
+
+@app.command("preview")
+def preview_command(
+    video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The source video.")],
+    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The BVH mocap convert wrote from it.")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", dir_okay=False, help="Output .mp4 (default: <motion>.preview.mp4).")] = None,
+    camera: Annotated[
+        Path | None, typer.Option("--camera", dir_okay=False, help="Camera sidecar (default: <motion>.camera.json beside it).")
+    ] = None,
+    height: Annotated[int, typer.Option("--height", min=64, max=4320, help="Output height in pixels.")] = 720,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Draw a motion over the video it came from, with the solver's camera, beside a 3D view."""
+    from mocap.errors import MocapError
+    from mocap.preview import camera_file_path, read_camera_file, render_preview
+    from mocap.preview.files import load_preview_motion
+    from mocap.video import probe_video
+
+    out = out or motion.with_name(f"{motion.stem}.preview.mp4")
+    try:
+        sidecar = read_camera_file(camera or camera_file_path(motion))
+        take = load_preview_motion(motion, sidecar)
+        info = probe_video(video)
+        if (info.width_px, info.height_px) != (sidecar.camera.width_px, sidecar.camera.height_px):
+            from mocap.errors import InputError
+
+            raise InputError(
+                f"{video}: {info.width_px}x{info.height_px} px, but the motion was solved on a "
+                f"{sidecar.camera.width_px}x{sidecar.camera.height_px} video ({sidecar.video or 'unnamed'})"
+            )
+        if sidecar.video_sha256 and info.content_hash != sidecar.video_sha256:
+            typer.echo(f"warning: {video} is not the video {motion.name} was solved from "
+                       f"({sidecar.video or 'another file'}); the overlay will not match", err=True)
+        result = render_preview(info, take, sidecar.camera, sidecar.pose, out, height_px=height)
+    except MocapError as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        typer.echo(f"{out}  ({result.n_frames} frames, {result.frames_per_s:.0f} frames/s)", err=True)
 
 
 @app.command()
@@ -206,7 +262,14 @@ def info(
     typer.echo(f"file:        {meta.path}")
     typer.echo(f"size:        {meta.width_px} x {meta.height_px} px (as displayed)")
     typer.echo(f"rotation:    {meta.rotation_deg} deg")
-    typer.echo(f"frame rate:  {meta.fps:.3f} fps{' (variable)' if meta.variable_frame_rate else ''}")
+    if meta.variable_frame_rate:
+        from mocap.timeline import nominal_fps
+        from mocap.video import frame_times_s
+
+        nominal = nominal_fps(frame_times_s(meta.path))
+        typer.echo(f"frame rate:  variable, {meta.fps:.3f} fps on average (convert resamples to {nominal:.3f} fps)")
+    else:
+        typer.echo(f"frame rate:  {meta.fps:.3f} fps")
     typer.echo(f"frames:      {meta.frame_count}")
     typer.echo(f"duration:    {meta.duration_s:.3f} s")
     typer.echo(f"codec:       {meta.codec}")

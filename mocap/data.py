@@ -124,10 +124,12 @@ class Skeleton:
 
 @dataclass(frozen=True)
 class FootContacts:
-    """Per-frame foot contact flags, named by contact point (e.g. "left_heel")."""
+    """Per-frame foot contact flags, named by contact point (the rig's heel_contact /
+    toe_contact names, e.g. "left_heel"), at the frame rate of the motion they belong to."""
 
     names: tuple[str, ...]  # C
     in_contact: np.ndarray  # (T, C) bool
+    fps: float
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,8 @@ from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks
 from mocap.timeseries import runs
-from mocap.solve import MotionConfig, solve_full
+from mocap.solve import MotionConfig, Solution, solve_full
+from mocap.timeline import Retiming, to_constant_rate
 
 FORMATS = ("bvh", "fbx", "glb", "usd", "usda")
 SUFFIXES = {"usd": "usdc"}  # file extension where it differs from the format's name
@@ -51,6 +52,11 @@ class ConvertOptions:
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
     depth: Depth = Depth.BLAZEPOSE  # the solver's depth prior: BlazePose's 3D or the learned lifter
     depth_blend: float = 1.0  # with depth=learned: share of the learned pose (1: learned only; mocap.lift)
+    fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
+    camera_sidecar: bool = True  # write <stem>.camera.json (the solver's camera, for `mocap preview`)
+    preview: bool = False  # write <stem>.preview.mp4: skeleton over the video beside a 3D view
+    preview_height_px: int = 720
+    report_path: Path | None = None  # write this self-contained HTML report (mocap.report)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depth", parse_choice(Depth, self.depth, "depth"))
@@ -66,6 +72,15 @@ class ConvertResult:
     gaps: tuple[tuple[int, int], ...]
     height_m: float
     timings_s: dict[str, float] = field(default_factory=dict)
+    retiming: Retiming | None = None  # set when frames were resampled to a constant rate
+    # What the preview and the report look at (mocap.report.write_report takes a ConvertResult).
+    tracks: LandmarkTracks | None = None  # as detected (on the output's constant rate), before smoothing
+    smoothed: LandmarkTracks | None = None  # as solved
+    solve: Solution | None = None
+    camera: Camera | None = None
+    warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
+    preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
+    options: ConvertOptions | None = None  # what the conversion was asked to do
 
     @property
     def detection_rate(self) -> float:
@@ -131,10 +146,29 @@ def motion_from_tracks(
     info: VideoInfo | None = None,
     camera: Camera | None = None,
 ) -> tuple[Motion, float]:
-    """Smooth and solve; returns the motion and the performer's fitted height (m).
+    """Put on a constant rate, smooth and solve; returns the motion and the performer's
+    fitted height (m).
 
-    The camera is `camera` if given, else camera_for(tracks, options, info).
+    Tracks with irregular timestamps (variable frame rate), or at a rate other than
+    options.fps, are first resampled on their true timeline (mocap.timeline); convert()
+    does that itself beforehand so it can report it. The camera is `camera` if given, else
+    camera_for(tracks, options, info).
     """
+    tracks, _ = to_constant_rate(tracks, options.fps)
+    _, result, _ = solve_take(tracks, options, name, info, camera)
+    return result.motion, result.fitted.height_m
+
+
+def solve_take(
+    tracks: LandmarkTracks,
+    options: ConvertOptions,
+    name: str = "",
+    info: VideoInfo | None = None,
+    camera: Camera | None = None,
+) -> tuple[LandmarkTracks, Solution, Camera]:
+    """Smooth and solve, keeping what the preview and report need: (smoothed tracks, the
+    solver's full result, the camera it used). Raises NoPersonError when too few frames
+    have a person. `tracks` must be on a constant rate already (mocap.timeline)."""
     n_detected = int(tracks.detected.sum())
     if n_detected < max(2, MIN_DETECTION_RATE * tracks.n_frames):
         raise NoPersonError(
@@ -147,13 +181,14 @@ def motion_from_tracks(
 
         smoothed = lift_tracks(smoothed, camera, blend=options.depth_blend)
     cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
-    result = solve_full(smoothed, camera, cfg, name=name)
-    return result.motion, result.fitted.height_m
+    return smoothed, solve_full(smoothed, camera, cfg, name=name), camera
 
 
-def check_outputs_possible(options: ConvertOptions) -> None:
+def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | None = None) -> None:
     """Fail before any detection work if the options cannot produce their outputs:
-    an unknown rig preset, or FBX/GLB requested with no Blender to write them."""
+    an unknown rig preset, FBX/GLB requested with no Blender to write them, or an output
+    path that cannot be a file (a folder is there, or a file where a folder should be)."""
+    from mocap.atomic import check_target
     from mocap.presets import load_preset
 
     load_preset(options.rig)
@@ -161,28 +196,65 @@ def check_outputs_possible(options: ConvertOptions) -> None:
         from mocap.export.blender import describe_backend
 
         describe_backend(options.blender_exe)
+    for path in (paths or {}).values():
+        check_target(path)
 
 
-def write_outputs(motion: Motion, paths: dict[str, Path], options: ConvertOptions) -> dict[str, Path]:
-    """Write every requested format with the rig preset's bone names; each file atomically."""
+def contacts_path(paths: dict[str, Path]) -> Path:
+    """Where the contacts sidecar goes: beside the first motion file, <stem>.contacts.json."""
+    first = next(iter(paths.values()))
+    return first.with_name(f"{first.stem}.contacts.json")
+
+
+def write_outputs(
+    motion: Motion,
+    paths: dict[str, Path],
+    options: ConvertOptions,
+    contacts: Path | None = None,
+    camera: tuple[Path, object] | None = None,
+) -> dict[str, Path]:
+    """Write every requested format with the rig preset's bone names, the contacts
+    sidecar to `contacts` when given and the motion has contacts, and the camera sidecar
+    when `camera` = (path, mocap.preview.CameraFile) is given.
+
+    All files are committed together or none is (mocap.atomic.atomic_paths): on any
+    failure (a folder in the way, permission denied, disk full, Blender's exporter) no file
+    of this call is left behind and earlier files at those paths are untouched.
+    Raises ExportError (one line) for every way a write can fail.
+    """
+    from mocap.atomic import atomic_paths
     from mocap.presets import apply_preset, load_preset
 
     preset = load_preset(options.rig)
-    written: dict[str, Path] = {}
     for fmt, path in paths.items():
-        if fmt == "bvh":
-            from mocap.export.bvh import write_bvh
-
-            named = apply_preset(motion, preset)
-            written[fmt] = write_bvh(named, path, rotation_order=options.rotation_order, units=options.units)
-        elif fmt in BLENDER_FORMATS:
-            from mocap.export.fbx_glb import write_fbx, write_glb, write_usd
-
-            writer = {"fbx": write_fbx, "glb": write_glb}.get(fmt, write_usd)
-            written[fmt] = writer(motion, path, preset, blender_exe=options.blender_exe)
-        else:
+        if fmt not in FORMATS:
             raise MocapError(f"{path}: unknown output format {fmt!r} (choose from: {', '.join(FORMATS)})")
-    return written
+    targets = dict(paths)
+    if contacts is not None and motion.contacts is not None:
+        targets["contacts"] = Path(contacts)
+    if camera is not None:
+        targets["camera"] = Path(camera[0])
+    with atomic_paths(targets) as staged:
+        for fmt, path in staged.items():
+            if fmt == "bvh":
+                from mocap.export.bvh import write_bvh
+
+                named = apply_preset(motion, preset)
+                write_bvh(named, path, rotation_order=options.rotation_order, units=options.units)
+            elif fmt in BLENDER_FORMATS:
+                from mocap.export.fbx_glb import write_fbx, write_glb, write_usd
+
+                writer = {"fbx": write_fbx, "glb": write_glb}.get(fmt, write_usd)
+                writer(motion, path, preset, blender_exe=options.blender_exe)
+            elif fmt == "camera":
+                from mocap.preview.camera_file import write_camera_file
+
+                write_camera_file(path, camera[1])
+            else:  # the contacts sidecar
+                from mocap.export.contacts_json import write_contacts
+
+                write_contacts(motion.contacts, path, motion.start_time_s)
+    return targets
 
 
 def convert(
@@ -194,32 +266,58 @@ def convert(
 ) -> ConvertResult:
     """Video file -> motion files. Raises a MocapError subclass on bad input."""
     video = Path(video)
-    check_outputs_possible(options)
+    paths = output_paths(video, out, options.formats)
+    check_outputs_possible(options, paths)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info, tracks = probe_and_detect(video, options, progress, on_info)
     timings["detect"] = time.perf_counter() - t0
+    tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
-    motion, height_m = motion_from_tracks(tracks, options, name=video.stem, info=info)
+    smoothed, solved, camera = solve_take(tracks, options, name=video.stem, info=info)
+    motion = solved.motion
     timings["solve"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    paths = output_paths(video, out, options.formats)
-    outputs = write_outputs(motion, paths, options)
-    if options.contacts_sidecar and motion.contacts is not None:
-        from mocap.export.contacts_json import write_contacts
+    sidecar = contacts_path(paths) if options.contacts_sidecar else None
+    camera_file = None
+    if options.camera_sidecar and solved.camera_pose is not None:
+        from mocap.preview.camera_file import CameraFile, camera_file_path
 
-        first = next(iter(paths.values()))
-        outputs["contacts"] = write_contacts(
-            motion.contacts, first.with_name(f"{first.stem}.contacts.json"), motion.fps, motion.start_time_s
-        )
+        camera_file = (camera_file_path(next(iter(paths.values()))),
+                       CameraFile(camera, solved.camera_pose, motion.fps, motion.n_frames, motion.start_time_s,
+                                  options.rig, video.name, options.units, info.content_hash))
+    outputs = write_outputs(motion, paths, options, contacts=sidecar, camera=camera_file)
+    first = next(iter(paths.values()))
     timings["write"] = time.perf_counter() - t2
-    return ConvertResult(
+    result = ConvertResult(
         video=info,
         motion=motion,
         outputs=outputs,
         n_frames=tracks.n_frames,
         n_detected=int(np.sum(tracks.detected)),
         gaps=tuple((g.first, g.last) for g in runs(~tracks.detected)),
-        height_m=height_m,
+        height_m=solved.fitted.height_m,
         timings_s=timings,
+        retiming=retiming,
+        tracks=tracks,
+        smoothed=smoothed,
+        solve=solved,
+        camera=camera,
+        options=options,
     )
+    if options.preview and solved.camera_pose is not None:
+        from mocap.preview.render import PreviewMotion, render_preview
+
+        t3 = time.perf_counter()
+        preview = render_preview(info, PreviewMotion.from_motion(motion), camera, solved.camera_pose,
+                                 first.with_name(f"{first.stem}.preview.mp4"), height_px=options.preview_height_px)
+        timings["preview"] = time.perf_counter() - t3
+        result = replace(result, outputs={**outputs, "preview": preview.path}, preview=preview)
+    if options.report_path is not None:
+        from mocap.report import write_report
+
+        t4 = time.perf_counter()
+        report = write_report(result, options.report_path)
+        timings["report"] = time.perf_counter() - t4
+        result = replace(result, outputs={**result.outputs, "report": report})
+    return result

@@ -76,6 +76,8 @@ def print_summary(result) -> None:
     info = result.video
     table.add_row("video", f"{info.path.name}: {info.width_px}x{info.height_px}, {info.fps:.3f} fps")
     table.add_row("frames", f"{result.n_frames} ({result.motion.duration_s:.2f} s)")
+    if result.retiming is not None:
+        table.add_row("timing", result.retiming.describe())
     table.add_row("detected", f"{result.n_detected}/{result.n_frames} ({100 * result.detection_rate:.1f}%)")
     if result.gaps:
         spans = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in result.gaps[:8])

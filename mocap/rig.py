@@ -4,19 +4,34 @@ A RigTemplate says which joints exist, how they are parented, which landmark-der
 point each sits at, how its rest offset is obtained (a fixed T-pose direction with a
 fitted length, or a fitted offset), and how its world orientation follows from the
 landmarks. The meaning of each field is in docs/conventions.md ("Rig data").
+
+Besides the joints, the rig file names the parts the solver treats specially, so no stage
+hard-codes a joint or landmark name: `head` (the top of the standing height), `spine`
+(the chain turned so its end meets the neck base), `legs` (per side: thigh, shin, foot and
+toe joints; ankle, heel and toe-tip landmarks; the names of its two contact points) and
+`depth_tree` (the bones along which mocap.solve.refine re-projects depth). Every name is
+checked when the rig is loaded; a stage given data that lacks a name the rig needs raises
+RigError instead of returning its input unchanged.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-from mocap.data import LandmarkTracks
+from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
+from mocap.errors import FormatError
 
 _AXES = {"x": 0, "y": 1, "z": 2}
+
+
+class RigError(FormatError):
+    """A rig file that names something that does not exist, or data that lacks a joint or
+    landmark the rig needs. The message names the rig and the missing name."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +73,58 @@ class JointTemplate:
 
 
 @dataclass(frozen=True)
+class LegTemplate:
+    """One leg: its joints, the landmarks on its foot, and its two contact points' names."""
+
+    side: str  # "left" / "right"
+    thigh: str  # joints, hip -> toe
+    shin: str
+    foot: str
+    toe: str
+    ankle_point: str  # landmarks
+    heel_point: str
+    toe_tip_point: str
+    heel_contact: str  # contact point names (FootContacts, the contacts sidecar)
+    toe_contact: str
+
+    @property
+    def joints(self) -> tuple[str, str, str, str]:
+        return (self.thigh, self.shin, self.foot, self.toe)
+
+
+@dataclass(frozen=True)
+class SpineTemplate:
+    """The spine chain (pelvis side first) whose end, the neck joint, should meet neck_point."""
+
+    chain: tuple[str, ...]
+    neck: str
+    neck_point: str
+
+
+@dataclass(frozen=True)
+class DepthTree:
+    """The tree mocap.solve.refine walks: (parent, child) points, parents first, from the
+    root point (the first bone's parent). keep_depth: children whose bone keeps the
+    detector's depth; hips: the two hip landmarks raised onto the skeletal hip joints."""
+
+    bones: tuple[tuple[str, str], ...]
+    keep_depth: tuple[str, ...]
+    hips: tuple[str, str]
+
+    @property
+    def root(self) -> str:
+        return self.bones[0][0]
+
+
+@dataclass(frozen=True)
 class RigTemplate:
     name: str
     points: dict[str, dict]
     joints: tuple[JointTemplate, ...]
+    head: str
+    spine: SpineTemplate
+    legs: tuple[LegTemplate, ...]
+    depth_tree: DepthTree
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -70,17 +133,91 @@ class RigTemplate:
     def joint(self, name: str) -> JointTemplate:
         return self.joints[self.joint_names.index(name)]
 
+    @property
+    def root_point(self) -> str:
+        """The point the root joint sits at (the pelvis: the hip centre)."""
+        return self.joints[0].at
+
+    @property
+    def trunk(self) -> tuple[str, str]:
+        """(bottom, top) points of the trunk: the root joint's point and the neck base."""
+        return (self.root_point, self.spine.neck_point)
+
+    @property
+    def contact_points(self) -> tuple[str, ...]:
+        """Contact point names, per leg heel then toe: e.g. left_heel, left_toe, right_heel, right_toe."""
+        return tuple(n for leg in self.legs for n in (leg.heel_contact, leg.toe_contact))
+
+    @property
+    def floor_points(self) -> tuple[str, ...]:
+        """Landmarks that rest on the floor, per leg heel then toe tip."""
+        return tuple(n for leg in self.legs for n in (leg.heel_point, leg.toe_tip_point))
+
 
 def load_rig(name: str = "humanoid") -> RigTemplate:
-    """Load mocap/rigs/<name>.json."""
+    """Load mocap/rigs/<name>.json. Raises RigError when it names a joint or point that
+    does not exist (every name is checked here, so the stages can trust them)."""
     text = resources.files("mocap.rigs").joinpath(f"{name}.json").read_text()
     data = json.loads(text)
-    joints = tuple(_joint_from_json(j) for j in data["joints"])
-    names = [j.name for j in joints]
-    for j in joints:
-        if j.parent is not None and names.index(j.parent) >= names.index(j.name):
-            raise ValueError(f"rig {name}: joint {j.name} is listed before its parent {j.parent}")
-    return RigTemplate(data["name"], data.get("points", {}), joints)
+    try:
+        joints = tuple(_joint_from_json(j) for j in data["joints"])
+        spine = data["spine"]
+        tree = data["depth_tree"]
+        rig = RigTemplate(
+            name=data["name"],
+            points=data.get("points", {}),
+            joints=joints,
+            head=data["head"],
+            spine=SpineTemplate(tuple(spine["chain"]), spine["neck"], spine["neck_point"]),
+            legs=tuple(LegTemplate(**leg) for leg in data["legs"]),
+            depth_tree=DepthTree(tuple((a, b) for a, b in tree["bones"]), tuple(tree["keep_depth"]), tuple(tree["hips"])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RigError(f"rig {name}: missing or malformed entry {exc}") from exc
+    _check_rig(rig)
+    return rig
+
+
+def _check_rig(rig: RigTemplate) -> None:
+    names = list(rig.joint_names)
+    known_points = set(BLAZEPOSE_NAMES) | set(rig.points)
+
+    def joint(name: str, what: str) -> None:
+        if name not in names:
+            raise RigError(f"rig {rig.name}: {what} {name!r} is not one of its joints")
+
+    def point(name: str, what: str) -> None:
+        if name not in known_points:
+            raise RigError(f"rig {rig.name}: {what} {name!r} is neither a landmark nor one of its points")
+
+    for j in rig.joints:
+        if j.parent is not None:
+            joint(j.parent, f"parent of {j.name}")
+            if names.index(j.parent) >= names.index(j.name):
+                raise RigError(f"rig {rig.name}: joint {j.name} is listed before its parent {j.parent}")
+        if j.at is not None:
+            point(j.at, f"point of {j.name}")
+    for spec in rig.points.values():
+        for ref in (spec.get("mid") or spec.get("lerp", [])[:2]):
+            point(ref, "point")
+    joint(rig.head, "head")
+    for n in (*rig.spine.chain, rig.spine.neck):
+        joint(n, "spine joint")
+    point(rig.spine.neck_point, "neck point")
+    for leg in rig.legs:
+        for n in leg.joints:
+            joint(n, f"{leg.side} leg joint")
+        for n in (leg.ankle_point, leg.heel_point, leg.toe_tip_point):
+            point(n, f"{leg.side} foot point")
+    placed = {rig.depth_tree.root}
+    for parent, child in rig.depth_tree.bones:
+        point(parent, "depth-tree point")
+        point(child, "depth-tree point")
+        if parent not in placed:
+            raise RigError(f"rig {rig.name}: depth-tree bone {parent}->{child} comes before its parent is placed")
+        placed.add(child)
+    for n in (*rig.depth_tree.keep_depth, *rig.depth_tree.hips):
+        point(n, "depth-tree point")
 
 
 def _length_spec(spec: dict | None) -> LengthSpec | None:
@@ -109,16 +246,46 @@ def _joint_from_json(j: dict) -> JointTemplate:
     )
 
 
+def derived_point(rig: RigTemplate, name: str, values: Mapping[str, np.ndarray]) -> np.ndarray:
+    """One point by name from per-landmark values (positions, pixels or visibilities: any
+    array, combined linearly): values[name] for a landmark, else the rig's rule for it
+    (`mid`: the mean of two points; `lerp`: (1 - t) a + t b), applied recursively. This is
+    the only definition of the derived points (the pelvis is the hips' midpoint, etc.).
+    Raises RigError for a name that is neither."""
+    if name in values:
+        return values[name]
+    spec = rig.points.get(name)
+    if spec is None:
+        raise RigError(f"rig {rig.name}: needs {name!r}, which the data does not have")
+    if "mid" in spec:
+        a, b = spec["mid"]
+        return 0.5 * (derived_point(rig, a, values) + derived_point(rig, b, values))
+    if "lerp" in spec:
+        a, b, t = spec["lerp"]
+        return (1.0 - t) * derived_point(rig, a, values) + t * derived_point(rig, b, values)
+    raise RigError(f"rig {rig.name}: point {name} has no rule (mid or lerp)")
+
+
+def derived_points(rig: RigTemplate, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`values` plus every derived point of the rig (see derived_point)."""
+    points = dict(values)
+    for name in rig.points:
+        points[name] = derived_point(rig, name, points)
+    return points
+
+
+def columns(names: tuple[str, ...], array: np.ndarray) -> dict[str, np.ndarray]:
+    """name -> array[:, i] for per-landmark arrays shaped (T, L, ...) (views, no copies)."""
+    return {name: array[:, i] for i, name in enumerate(names)}
+
+
 def point_positions(rig: RigTemplate, tracks: LandmarkTracks) -> dict[str, np.ndarray]:
     """Every landmark and every derived point of the rig: name -> (T, 3) world metres."""
-    points: dict[str, np.ndarray] = {name: tracks.world_m[:, i] for i, name in enumerate(tracks.names)}
-    for name, spec in rig.points.items():
-        if "mid" in spec:
-            a, b = spec["mid"]
-            points[name] = 0.5 * (points[a] + points[b])
-        elif "lerp" in spec:
-            a, b, t = spec["lerp"]
-            points[name] = (1.0 - t) * points[a] + t * points[b]
-        else:
-            raise ValueError(f"rig {rig.name}: point {name} has no rule (mid or lerp)")
-    return points
+    return derived_points(rig, columns(tracks.names, tracks.world_m))
+
+
+def require(rig: RigTemplate, names: tuple[str, ...] | list[str], have: object, what: str) -> None:
+    """Raise RigError unless every name is `in have` (a skeleton's names, a dict of points...)."""
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise RigError(f"rig {rig.name}: {what} lacks {', '.join(repr(m) for m in missing)}")

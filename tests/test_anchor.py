@@ -28,7 +28,7 @@ def _walk(n=150, speed_m_s=1.2, step_s=0.5):
             foot[i] = (x, 0.0, offset)
         paths[f"{side}_toe"] = foot
         flags.append(planted)
-    return root, paths, FootContacts(tuple(paths), np.stack(flags, axis=1))
+    return root, paths, FootContacts(tuple(paths), np.stack(flags, axis=1), FPS)
 
 
 def _relative(paths, root):
@@ -41,7 +41,7 @@ def test_noisy_camera_depth_does_not_make_planted_feet_slide():
     camera = root + np.c_[rng.normal(0, 0.03, len(root)), np.zeros(len(root)), rng.normal(0, 0.08, len(root))]
     rel = _relative(paths, root)
     seen_paths = {k: v + camera for k, v in rel.items()}  # what the solver sees with the camera root
-    anchored = anchored_root(camera, seen_paths, contacts)
+    anchored = anchored_root(camera, rel, contacts)
     for c, name in enumerate(contacts.names):
         world = rel[name] + anchored
         planted = contacts.in_contact[:, c]
@@ -59,7 +59,7 @@ def test_a_camera_that_follows_the_walker_no_longer_hides_the_travel():
     camera = root.copy()
     camera[:, 0] = 0.0  # the camera pans with the walker: no travel seen
     rel = _relative(paths, root)
-    anchored = anchored_root(camera, {k: v + camera for k, v in rel.items()}, contacts)
+    anchored = anchored_root(camera, rel, contacts)
     travelled = anchored[-1, 0] - anchored[0, 0]
     true_travel = root[-1, 0] - root[0, 0]
     assert travelled > 0.6 * true_travel  # the camera's pull keeps some back, but it walks
@@ -67,8 +67,8 @@ def test_a_camera_that_follows_the_walker_no_longer_hides_the_travel():
 
 def test_no_contacts_leaves_the_root_alone():
     root, paths, contacts = _walk()
-    none = FootContacts(contacts.names, np.zeros_like(contacts.in_contact))
-    np.testing.assert_array_equal(anchored_root(root, paths, none), root)
+    none = FootContacts(contacts.names, np.zeros_like(contacts.in_contact), FPS)
+    np.testing.assert_array_equal(anchored_root(root, _relative(paths, root), none), root)
 
 
 def test_settle_puts_standing_feet_on_the_floor_and_keeps_a_jump():

@@ -164,7 +164,8 @@ def test_convert_every_format_with_a_rig_preset(tmp_path, cache_dir):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in (tmp_path / "new").iterdir())
-    assert written == ["squats.bvh", "squats.contacts.json", "squats.fbx", "squats.glb", "squats.usda", "squats.usdc"]
+    assert written == ["squats.bvh", "squats.camera.json", "squats.contacts.json", "squats.fbx", "squats.glb",
+                       "squats.usda", "squats.usdc"]
     assert (tmp_path / "new" / "squats.usdc").read_bytes()[:8] == b"PXR-USDC"
     assert (tmp_path / "new" / "squats.usda").read_bytes()[:5] == b"#usda"
     text = (tmp_path / "new" / "squats.bvh").read_text()

@@ -1,40 +1,49 @@
 """Foot contacts from ground truth, foot locking by IK, and the contacts sidecar."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from gt_fixtures import load_ground_truth
+from pose_fixtures import t_pose_world, tracks_from
 
 from mocap.data import FootContacts
-from mocap.solve import MotionConfig, foot_contact_paths, solve_motion
-from mocap.solve.contacts import ContactConfig, clean_runs, detect_contacts, hysteresis
-from mocap.timeseries import run_ranges
-from mocap.solve.footlock import lock_feet, lock_targets, two_bone_ik
+from mocap.evaluate import ground_contacts
 from mocap.export.contacts_json import read_contacts, write_contacts
+from mocap.kinematics import global_transforms
+from mocap.rig import RigError
+from mocap.solve import MotionConfig, solve_motion
+from mocap.solve.contacts import ContactConfig, clean_runs, detect_contacts, hysteresis
+from mocap.solve.footlock import lock_feet, lock_targets, two_bone_ik
+from mocap.solve.pose import contact_paths_m
+from mocap.timeseries import run_ranges
+
+CONTACT_GT = {"left_toe": "l_toe", "right_toe": "r_toe", "left_heel": "l_ankle", "right_heel": "r_ankle"}
 
 
-def _gt_contacts(joints: np.ndarray, j: int) -> np.ndarray:
-    """Independent reference: within 3 cm of its lowest height, moving < 5 mm/frame."""
-    from mocap.evaluate import ground_contacts
-
-    return ground_contacts(joints[:, j])
+def foot_contact_paths(motion, fitted):
+    """World paths (T, 3) of the motion's contact points (forward kinematics of the Motion)."""
+    pos, rot = global_transforms(motion.skeleton, motion.root_position_m, motion.rotations_xyzw)
+    return contact_paths_m(fitted, pos, rot)
 
 
 @pytest.mark.parametrize("name", ["dev_bandai_walk_mannequin_front", "dev_bandai_dance_mannequin_45"])
 def test_contacts_of_a_gt_clip_agree_with_its_foot_heights_and_speeds(shared_data, name):
-    gt = np.load(shared_data / "synthetic" / f"{name}.gt.npz")
-    joints = gt["joints_world"].astype(float)
+    gt = load_ground_truth(shared_data, name)
     rng = np.random.default_rng(0)
-    noisy = joints + rng.normal(0, 0.005, joints.shape)  # 5 mm landmark noise
-    paths = {"left_toe": noisy[:, 12], "right_toe": noisy[:, 16], "left_heel": noisy[:, 11], "right_heel": noisy[:, 15]}
-    contacts = detect_contacts(paths, float(gt["fps"]))
-    for c, j in ((0, 12), (1, 16)):
-        truth = _gt_contacts(joints, j)
-        found = contacts.in_contact[:, c]
+    noisy = gt.joints_world + rng.normal(0, 0.005, gt.joints_world.shape)  # 5 mm landmark noise
+    paths = {point: noisy[:, gt.names.index(joint)] for point, joint in CONTACT_GT.items()}
+    contacts = detect_contacts(paths, gt.fps)
+    assert contacts.fps == gt.fps
+    for point in ("left_toe", "right_toe"):
+        true_path = gt.world(CONTACT_GT[point])
+        truth = ground_contacts(true_path)  # independent: within 3 cm of its lowest, < 5 mm/frame
+        found = contacts.in_contact[:, contacts.names.index(point)]
         assert truth.any() and found.any()
         # Nearly every true contact frame is found, and what is found is low and slow.
         assert (found & truth).sum() / truth.sum() > 0.85
-        height = joints[found, j, 1] - joints[:, j, 1].min()
+        height = true_path[found, 1] - true_path[:, 1].min()
         assert np.percentile(height, 90) < 0.06
 
 
@@ -58,15 +67,11 @@ def test_two_sided_hysteresis_reaches_back_as_far_as_forward():
 
 def _walking_motion(n=60):
     """A solved T-pose standing person whose root sways forward and back: planted feet slide."""
-    from tests.test_solve import _t_pose_world, _tracks_from  # noqa: PLC0415
-
-    result = solve_motion(_tracks_from(_t_pose_world(n)))
+    result = solve_motion(tracks_from(t_pose_world(n)))
     motion, fitted = result.motion, result.fitted
     root = motion.root_position_m.copy()
     root[:, 2] += 0.05 * np.sin(np.linspace(0, 2 * np.pi, n))  # 5 cm sway
     root[:, 1] -= 0.01  # and 1 cm too low: feet sink
-    from dataclasses import replace
-
     return replace(motion, root_position_m=root), fitted
 
 
@@ -74,7 +79,7 @@ def test_lock_feet_holds_planted_feet_and_keeps_the_rest():
     motion, fitted = _walking_motion()
     n = motion.n_frames
     names = ("left_heel", "left_toe", "right_heel", "right_toe")
-    contacts = FootContacts(names, np.ones((n, 4), bool))
+    contacts = FootContacts(names, np.ones((n, 4), bool), motion.fps)
     locked = lock_feet(motion, fitted, contacts)
     before = foot_contact_paths(motion, fitted)
     after = foot_contact_paths(locked, fitted)
@@ -93,11 +98,9 @@ def test_lock_feet_holds_planted_feet_and_keeps_the_rest():
 
 def test_out_of_reach_lowers_the_hips():
     motion, fitted = _walking_motion()
-    from dataclasses import replace
-
     lifted = replace(motion, root_position_m=motion.root_position_m + [0.0, 0.08, 0.0])  # feet 7 cm off the floor
     n = motion.n_frames
-    contacts = FootContacts(("left_heel", "left_toe", "right_heel", "right_toe"), np.ones((n, 4), bool))
+    contacts = FootContacts(("left_heel", "left_toe", "right_heel", "right_toe"), np.ones((n, 4), bool), motion.fps)
     locked = lock_feet(lifted, fitted, contacts)
     assert (locked.root_position_m[:, 1] < lifted.root_position_m[:, 1] - 0.05).all()
     after = foot_contact_paths(locked, fitted)
@@ -106,10 +109,8 @@ def test_out_of_reach_lowers_the_hips():
 
 def test_a_free_leg_keeps_its_pose_when_the_hips_are_lowered():
     motion, fitted = _walking_motion()
-    from dataclasses import replace
-
     n = motion.n_frames
-    left = FootContacts(("left_heel", "left_toe"), np.ones((n, 2), bool))  # right foot in the air
+    left = FootContacts(("left_heel", "left_toe"), np.ones((n, 2), bool), motion.fps)  # right foot in the air
     lifted = replace(motion, root_position_m=motion.root_position_m + [0.0, 0.08, 0.0])
     low, high = lock_feet(motion, fitted, left), lock_feet(lifted, fitted, left)
     assert (high.root_position_m[:, 1] < lifted.root_position_m[:, 1] - 0.05).all()  # the planted leg lowered them
@@ -168,21 +169,29 @@ def test_sidecar_round_trip(tmp_path):
     flags = np.zeros((10, 2), bool)
     flags[2:5, 0] = True
     flags[7:, 1] = True
-    contacts = FootContacts(("left_heel", "right_toe"), flags)
-    path = write_contacts(contacts, tmp_path / "clip.contacts.json", 30.0, 1.5)
+    contacts = FootContacts(("left_heel", "right_toe"), flags, 30.0)
+    path = write_contacts(contacts, tmp_path / "clip.contacts.json", 1.5)
     data = json.loads(path.read_text())
     assert data["fps"] == 30.0 and data["frame_count"] == 10 and data["start_time_s"] == 1.5
     assert data["points"]["left_heel"]["ranges"] == [[2, 4]]
     assert data["points"]["right_toe"]["ranges"] == [[7, 9]]
-    back, fps = read_contacts(path)
-    assert back.names == contacts.names and (back.in_contact == flags).all() and fps == 30.0
+    back = read_contacts(path)
+    assert back.names == contacts.names and (back.in_contact == flags).all() and back.fps == 30.0
     assert [p.name for p in tmp_path.iterdir()] == ["clip.contacts.json"]  # no temporary left behind
 
 
 def test_config_rejects_unknown_modes():
-    from mocap.camera import Camera
-    from mocap.solve import solve_full
-    from tests.test_solve import _t_pose_world, _tracks_from  # noqa: PLC0415
+    with pytest.raises(ValueError, match="root_motion 'sideways'"):
+        MotionConfig(root_motion="sideways")
+    with pytest.raises(ValueError, match="foot_lock 'auto'"):
+        MotionConfig(foot_lock="auto")
+    assert MotionConfig(root_motion="off", foot_lock="off") == MotionConfig(root_motion="off", foot_lock="off")
 
-    with pytest.raises(ValueError):
-        solve_full(_tracks_from(_t_pose_world(5)), Camera.from_fov(640, 480), MotionConfig(root_motion="sideways"))
+
+def test_lock_feet_on_a_skeleton_without_legs_is_an_error():
+    motion, fitted = _walking_motion(10)
+    sk = motion.skeleton
+    renamed = replace(motion, skeleton=replace(sk, names=tuple("L_Foot" if n == "LeftFoot" else n for n in sk.names)))
+    contacts = FootContacts(("left_heel",), np.ones((10, 1), bool), motion.fps)
+    with pytest.raises(RigError, match="LeftFoot"):
+        lock_feet(renamed, fitted, contacts)

@@ -347,3 +347,60 @@ def test_three_js_bvh_root_position(motion: Motion, exported: Callable[[str, str
     report = three_read(exported("mixamo", "bvh"), motion.n_frames)
     got = three_positions(report, motion, _preset("mixamo"), "bvh")
     assert np.linalg.norm(got[:, 0] - motion.root_position_m, axis=-1).max() < TOL_M
+
+
+# ---------------------------------------------------------------- FBX rest pose and bind pose
+
+
+def fbx_bind_poses(path: Path) -> list[dict[str, np.ndarray]]:
+    """Every Pose of type BindPose in an FBX file: {node name: (4, 4) global matrix}, read with
+    the FBX *parser* that ships with Blender (io_scene_fbx.parse_fbx: the file's node tree,
+    no importer logic)."""
+    from io_scene_fbx import parse_fbx
+
+    root, _version = parse_fbx.parse(str(path))
+    objects = next(e for e in root.elems if e.id == b"Objects")
+    names = {e.props[0]: e.props[1].split(b"\x00")[0].decode() for e in objects.elems if e.id == b"Model"}
+    poses = []
+    for pose in (e for e in objects.elems if e.id == b"Pose"):
+        if pose.props[2] != b"BindPose":
+            continue
+        nodes = {}
+        for node in (e for e in pose.elems if e.id == b"PoseNode"):
+            fields = {e.id: e.props[0] for e in node.elems}
+            nodes[names[fields[b"Node"]]] = np.array(fields[b"Matrix"], dtype=float).reshape(4, 4).T
+        poses.append(nodes)
+    return poses
+
+
+@pytest.mark.parametrize("key", list(PRESETS))
+def test_fbx_rests_in_the_t_pose_with_a_bind_pose(motion: Motion, exported: Callable[[str, str], Path], key: str) -> None:
+    """Engines and MotionBuilder retarget from the rest/bind pose: the FBX's default bone
+    transforms and its BindPose are mocap's T-pose, not the first frame (a clip whose first
+    frame has the arms down)."""
+    preset = _preset(key)
+    path = exported(key, "fbx")
+    sk = motion.skeleton
+    rest = rest_positions_m(motion)  # (J, 3) internal frame = the FBX file's Y-up frame, metres
+    assert np.linalg.norm(joint_positions(motion)[0] - joint_positions(motion)[0, :1] - (rest - rest[:1]), axis=-1).max() > 0.3
+
+    # Blender's importer: the rest (edit-bone) heads are the T-pose, arms out along +-X, legs down.
+    got = blender_import(path, "fbx", motion.fps)
+    expected = rest @ C_BLENDER_FROM_INTERNAL.T
+    heads = np.stack([got.rest[preset.bone_name(n)] for n in sk.names])
+    assert np.linalg.norm(heads - expected, axis=-1).max() < TOL_M
+    for a, b, axis in (("LeftArm", "LeftForeArm", [1, 0, 0]), ("RightArm", "RightForeArm", [-1, 0, 0]),
+                       ("LeftUpLeg", "LeftLeg", [0, 0, -1])):
+        bone = heads[sk.index(b)] - heads[sk.index(a)]
+        assert np.degrees(np.arccos(np.dot(bone / np.linalg.norm(bone), axis))) < 2.0, (a, bone)
+
+    # three.js's FBXLoader: the file's default node transforms are the T-pose.
+    report = three_read(path)
+    three_rest = np.stack([np.array(report["rest"][three_name(preset.bone_name(n), "fbx")]) for n in sk.names])
+    assert np.linalg.norm(three_rest - rest, axis=-1).max() < TOL_M
+
+    # One BindPose holding the armature and every bone at its T-pose world matrix.
+    (bind,) = fbx_bind_poses(path)
+    assert set(bind) == {preset.armature_name} | set(expected_parents(motion, preset, "fbx"))
+    bind_heads = np.stack([bind[preset.bone_name(n)][:3, 3] for n in sk.names])
+    assert np.linalg.norm(bind_heads - rest, axis=-1).max() < TOL_M

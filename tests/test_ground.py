@@ -4,21 +4,27 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from mocap.kinematics import rotation_from_to
-from mocap.solve.ground import FOOT_POINTS, fit_ground, fit_plane
+from gt_fixtures import load_ground_truth
 
-GT_TO_BP = {"left_hip": 9, "right_hip": 13, "left_shoulder": 3, "right_shoulder": 6,
-            "left_heel": 11, "left_foot_index": 12, "right_heel": 15, "right_foot_index": 16}
+from mocap.kinematics import rotation_from_to
+from mocap.rig import RigError, load_rig
+from mocap.solve.ground import fit_ground, fit_plane
+
+RIG = load_rig()
+# BlazePose-named points the floor fit needs -> the GT joint standing in for each.
+GT_OF = {"left_hip": "l_hip", "right_hip": "r_hip", "left_shoulder": "l_shoulder", "right_shoulder": "r_shoulder",
+         "left_heel": "l_ankle", "left_foot_index": "l_toe", "right_heel": "r_ankle", "right_foot_index": "r_toe"}
 
 
 def _gt_points(shared_data, name, tilt: Rotation, offset=np.array([0.2, 1.3, -2.5])):
     """Ground-truth joints as BlazePose-named points in a tilted, shifted frame (like a
-    camera's). Heels: the ankles lowered to the sole (by their resting height above the toes)."""
-    gt = np.load(shared_data / "synthetic" / f"{name}.gt.npz")
-    joints = gt["joints_world"].astype(float).copy()
-    for ankle, toe in ((11, 12), (15, 16)):
-        joints[:, ankle, 1] -= joints[:, ankle, 1].min() - joints[:, toe, 1].min()
-    return {n: tilt.apply(joints[:, j]) - offset for n, j in GT_TO_BP.items()}, float(gt["fps"]), joints
+    camera's), and the levelled truth of each point (T, 3). Heels: the ankles lowered to
+    the sole (by their resting height above the toes)."""
+    gt = load_ground_truth(shared_data, name)
+    truth = {n: gt.world(j).copy() for n, j in GT_OF.items()}
+    for heel, toe in (("left_heel", "left_foot_index"), ("right_heel", "right_foot_index")):
+        truth[heel][:, 1] -= truth[heel][:, 1].min() - truth[toe][:, 1].min()
+    return {n: tilt.apply(p) - offset for n, p in truth.items()}, gt.fps, truth
 
 
 # Clips whose performer travels over the floor (the Quaternius walks are on the spot).
@@ -27,20 +33,28 @@ def _gt_points(shared_data, name, tilt: Rotation, offset=np.array([0.2, 1.3, -2.
 def test_levelling_undoes_a_camera_tilt(shared_data, name, tilt_deg):
     pitch, roll = tilt_deg
     tilt = Rotation.from_euler("xz", [pitch, roll], degrees=True)
-    points, fps, joints = _gt_points(shared_data, name, tilt)
-    ground = fit_ground(points, fps)
+    points, fps, truth = _gt_points(shared_data, name, tilt)
+    ground = fit_ground(points, fps, RIG)
     true_up = tilt.apply([0.0, 1.0, 0.0])
     assert np.degrees(np.arccos(ground.normal @ true_up)) < 3.0
     assert ground.tilt_deg == pytest.approx(np.hypot(pitch, roll), abs=3.0)
     # Levelled heights follow the true ones over the whole clip (no tilt left to turn
     # travel into climbing), and the floor sits where the feet rest (within 3 cm).
-    for name_bp, j in (("left_foot_index", 12), ("right_heel", 15)):
-        diff = ground.apply(points[name_bp])[:, 1] - joints[:, j, 1]
+    for name_bp in ("left_foot_index", "right_heel"):
+        diff = ground.apply(points[name_bp])[:, 1] - truth[name_bp][:, 1]
         assert diff.std() < 0.01
     # Resting feet are at height 0: the toes, in the frames where they are truly lowest.
-    for name_bp, j in (("left_foot_index", 12), ("right_foot_index", 16)):
-        resting = joints[:, j, 1] <= np.percentile(joints[:, j, 1], 20)
+    for name_bp in ("left_foot_index", "right_foot_index"):
+        height = truth[name_bp][:, 1]
+        resting = height <= np.percentile(height, 20)
         assert abs(np.median(ground.apply(points[name_bp])[resting, 1])) < 0.03
+
+
+def test_points_without_the_feet_are_an_error(shared_data):
+    points, fps, _ = _gt_points(shared_data, "dev_bandai_walk_mannequin_front", Rotation.identity())
+    del points["right_heel"]
+    with pytest.raises(RigError, match="right_heel"):
+        fit_ground(points, fps, RIG)
 
 
 def test_plane_fit_ignores_outliers_and_keeps_the_prior_when_degenerate():

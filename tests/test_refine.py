@@ -3,14 +3,17 @@
 import numpy as np
 import pytest
 
-from mocap.camera import Camera, cv_from_internal, internal_from_cv
-from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
-from mocap.solve.refine import BONES, RefineConfig, refine_world
+from gt_fixtures import LANDMARK_OF_GT, load_ground_truth
 
-# Ground-truth joints (17) -> BlazePose landmarks used by the limbs under test.
-GT_OF = {"left_shoulder": 3, "left_elbow": 4, "left_wrist": 5, "right_shoulder": 6, "right_elbow": 7,
-         "right_wrist": 8, "left_hip": 9, "left_knee": 10, "left_ankle": 11, "left_foot_index": 12,
-         "right_hip": 13, "right_knee": 14, "right_ankle": 15, "right_foot_index": 16}
+from mocap.camera import cv_from_internal, internal_from_cv
+from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
+from mocap.rig import RigError, load_rig
+from mocap.solve.refine import RefineConfig, refine_pose
+from mocap.solve.root import CameraRoot
+
+RIG = load_rig()
+# BlazePose landmark -> the ground-truth joint at the same place (the limbs under test).
+GT_OF = {landmark: joint for joint, landmark in LANDMARK_OF_GT.items()}
 LIMBS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"),
          ("right_elbow", "right_wrist"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
          ("right_hip", "right_knee"), ("right_knee", "right_ankle")]
@@ -24,30 +27,27 @@ def _synthetic_tracks(shared_data, name, depth_error_deg, rng):
     """Tracks built from a GT clip: exact 3D in camera axes for the 14 limb landmarks (the
     rest placed rigidly near their parents), 2D = GT projection + 3 px noise, and a 3D pose
     whose bones are turned toward/away from the camera by a random depth error."""
-    gt = np.load(shared_data / "synthetic" / f"{name}.gt.npz")
-    m = gt["camera_world_from_cam"]
-    m = m if m.ndim == 3 else np.repeat(m[None], len(gt["joints_world"]), axis=0)
-    inv = np.linalg.inv(m)
-    cam_cv = np.einsum("tij,tkj->tki", inv[:, :3, :3], gt["joints_world"].astype(float)) + inv[:, None, :3, 3]
+    gt = load_ground_truth(shared_data, name)
+    cam_cv = gt.joints_cv()
     n = len(cam_cv)
     idx = {nm: i for i, nm in enumerate(BLAZEPOSE_NAMES)}
     true_cv = np.zeros((n, 33, 3))
-    for nm, j in GT_OF.items():
-        true_cv[:, idx[nm]] = cam_cv[:, j]
-    head = cam_cv[:, 2]
+    for nm, joint in GT_OF.items():
+        true_cv[:, idx[nm]] = cam_cv[:, gt.names.index(joint)]
+    head = cam_cv[:, gt.names.index("head")]
     for nm in BLAZEPOSE_NAMES:  # face, hands, heels: small rigid offsets from a GT joint
         if nm in GT_OF:
             continue
         base = head if idx[nm] <= 10 else true_cv[:, idx[nm.replace("heel", "ankle").replace("pinky", "wrist")
                                                            .replace("index", "wrist").replace("thumb", "wrist")]]
         true_cv[:, idx[nm]] = base + rng.normal(0, 0.04, 3)
-    cam = Camera.from_K(gt["camera_K"], *gt["image_size"])
+    cam = gt.camera()
     pixels = cam.project(true_cv) + rng.normal(0, 3.0, (n, 33, 2))
     true_int = internal_from_cv(true_cv)
     pelvis = 0.5 * (true_int[:, idx["left_hip"]] + true_int[:, idx["right_hip"]])
     # Corrupt depth: each child rotated about the camera's x/y axes around its parent.
     noisy_cv = true_cv.copy()
-    for parent, child in BONES:
+    for parent, child in RIG.depth_tree.bones:
         if parent in ("pelvis", "neck_base") or child not in GT_OF:
             continue
         p, c = idx[parent], idx[child]
@@ -59,9 +59,14 @@ def _synthetic_tracks(shared_data, name, depth_error_deg, rng):
         noisy_cv[:, c] += bone_rot - bone  # (this also corrupts the bone to the child's child)
     world = internal_from_cv(noisy_cv)
     world = world - 0.5 * (world[:, [idx["left_hip"]]] + world[:, [idx["right_hip"]]])
-    tracks = LandmarkTracks(BLAZEPOSE_NAMES, float(gt["fps"]), np.arange(n) / float(gt["fps"]), np.arange(n),
-                            tuple(int(x) for x in gt["image_size"]), pixels, world, np.ones((n, 33)), np.ones(n, bool))
+    tracks = LandmarkTracks(BLAZEPOSE_NAMES, gt.fps, np.arange(n) / gt.fps, np.arange(n),
+                            gt.image_size, pixels, world, np.ones((n, 33)), np.ones(n, bool))
     return tracks, true_int, pelvis, cam, idx
+
+
+def refine_world(tracks, pelvis, cam, cfg):
+    """The refined world landmarks (T, 33, 3) with the true hip path as the camera root."""
+    return refine_pose(tracks, CameraRoot(pelvis, tracks.fps), cam, RIG, cfg).tracks.world_m
 
 
 def _direction_error_deg(points, truth, idx):
@@ -137,3 +142,29 @@ def test_2d_glitches_of_an_occluded_limb_do_not_stretch_its_bone(shared_data):
 
     assert upper_arm(RefineConfig(hip_raise=0.0, length_cap=np.inf)) > 1.3 * true_len  # the failure, uncapped
     assert upper_arm(SKELETAL) < 1.15 * true_len
+
+
+def test_bone_lengths_are_a_named_output_and_capped(shared_data):
+    """The refinement's own length fit (its 1.1x cap) is returned, one entry per bone it
+    placed, and each length is what the bone has in the refined pose."""
+    rng = np.random.default_rng(4)
+    tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, "dev_scifi_walk_45", 20.0, rng)
+    refined = refine_pose(tracks, CameraRoot(pelvis, tracks.fps), cam, RIG, SKELETAL)
+    assert set(refined.bone_lengths_m) == set(RIG.depth_tree.bones)
+    world = refined.tracks.world_m
+    for a, b in LIMBS:
+        measured = np.linalg.norm(world[:, idx[b]] - world[:, idx[a]], axis=1)
+        assert np.median(measured) == pytest.approx(refined.bone_lengths_m[(a, b)], rel=1e-9)
+    # The refined tracks are the input tracks with only their world landmarks changed.
+    assert refined.tracks.image_xy_px is tracks.image_xy_px and refined.tracks.fps == tracks.fps
+
+
+def test_tracks_without_a_landmark_the_tree_needs_are_an_error(shared_data):
+    rng = np.random.default_rng(6)
+    tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, "dev_scifi_walk_45", 20.0, rng)
+    keep = [i for i, n in enumerate(tracks.names) if n != "left_elbow"]
+    partial = LandmarkTracks(tuple(tracks.names[i] for i in keep), tracks.fps, tracks.times_s, tracks.frame_indices,
+                             tracks.image_size_px, tracks.image_xy_px[:, keep], tracks.world_m[:, keep],
+                             tracks.visibility[:, keep], tracks.detected)
+    with pytest.raises(RigError, match="left_elbow"):
+        refine_pose(partial, CameraRoot(pelvis, tracks.fps), cam, RIG)

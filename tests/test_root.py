@@ -3,26 +3,24 @@
 import numpy as np
 import pytest
 
-from mocap.camera import Camera, cv_from_internal, internal_from_cv
+from gt_fixtures import load_ground_truth
+
+from mocap.camera import Camera, cv_from_internal
 from mocap.solve.root import RootConfig, fit_root_translation, smooth_root
 
 CLIPS = ("dev_bandai_walk_mannequin_front", "dev_scifi_walk_45", "dev_adventurer_kick_front")
 
 
 def _gt(shared_data, name):
-    gt = np.load(shared_data / "synthetic" / f"{name}.gt.npz")
-    m = gt["camera_world_from_cam"]
-    m = m if m.ndim == 3 else np.repeat(m[None], len(gt["joints_world"]), axis=0)
-    inv = np.linalg.inv(m)
-    joints_cv = np.einsum("tij,tkj->tki", inv[:, :3, :3], gt["joints_world"].astype(float)) + inv[:, None, :3, 3]
-    return gt, internal_from_cv(joints_cv), Camera.from_K(gt["camera_K"], *gt["image_size"])
+    gt = load_ground_truth(shared_data, name)
+    return gt, gt.joints_camera_internal(), gt.camera()
 
 
 @pytest.mark.parametrize("name", CLIPS)
 def test_exact_pixels_give_the_exact_root(shared_data, name):
     gt, joints, cam = _gt(shared_data, name)
-    pelvis = joints[:, 0]
-    root = fit_root_translation(joints - pelvis[:, None], gt["joints_2d"], np.ones(joints.shape[:2]), cam)
+    pelvis = joints[:, gt.names.index("pelvis")]
+    root = fit_root_translation(joints - pelvis[:, None], gt.joints_2d, np.ones(joints.shape[:2]), cam)
     assert root == pytest.approx(pelvis, abs=1e-5)
 
 
@@ -30,13 +28,13 @@ def test_exact_pixels_give_the_exact_root(shared_data, name):
 def test_noisy_pixels_and_smoothing_recover_the_path(shared_data, name):
     gt, joints, cam = _gt(shared_data, name)
     rng = np.random.default_rng(1)
-    pelvis = joints[:, 0]
+    pelvis = joints[:, gt.names.index("pelvis")]
     # BlazePose-like 2D noise (5 px) and a 3D pose with 2 cm noise per joint.
-    pixels = gt["joints_2d"] + rng.normal(0, 5.0, gt["joints_2d"].shape)
+    pixels = gt.joints_2d + rng.normal(0, 5.0, gt.joints_2d.shape)
     pose = joints - pelvis[:, None] + rng.normal(0, 0.02, joints.shape)
     weights = rng.uniform(0.5, 1.0, joints.shape[:2])
     raw = fit_root_translation(pose, pixels, weights, cam)
-    smooth = smooth_root(raw, float(gt["fps"]), RootConfig())
+    smooth = smooth_root(raw, gt.fps, RootConfig())
     err = np.linalg.norm(smooth - pelvis, axis=1)
     assert np.median(err) < 0.06  # metres, at 2.6-3.3 m from the camera
     # Sideways position is far better than depth.
@@ -52,8 +50,6 @@ def test_walking_toward_the_camera_moves_the_root_forward():
     pose = np.array([[0.0, 0.8, 0.0], [0.0, -0.9, 0.0], [0.2, 0.0, 0.0], [-0.2, 0.0, 0.1], [0.1, -0.5, 0.1]])
     path = np.stack([np.linspace(0.5, -0.5, n), np.zeros(n), np.linspace(-5.0, -3.0, n)], axis=1)  # internal
     pts = pose[None] + path[:, None]
-    from mocap.camera import cv_from_internal
-
     pixels = cam.project(cv_from_internal(pts))
     root = fit_root_translation(np.repeat(pose[None], n, 0), pixels, np.ones((n, len(pose))), cam)
     assert root == pytest.approx(path, abs=1e-6)

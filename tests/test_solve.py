@@ -4,48 +4,14 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
+from pose_fixtures import t_pose_world, tracks_from
+
+from mocap.data import BLAZEPOSE_NAMES
 from mocap.kinematics import make_continuous, quat_angle_deg
 from mocap.solve import solve_motion
 
-# A T-posed performer, 1.7 m-ish, facing +Z, left = +X (docs/conventions.md).
-T_POSE = {
-    "left_hip": (0.10, 0.95, 0), "right_hip": (-0.10, 0.95, 0),
-    "left_shoulder": (0.18, 1.45, 0), "right_shoulder": (-0.18, 1.45, 0),
-    "left_elbow": (0.46, 1.45, 0), "right_elbow": (-0.46, 1.45, 0),
-    "left_wrist": (0.72, 1.45, 0), "right_wrist": (-0.72, 1.45, 0),
-    "left_index": (0.81, 1.45, 0.03), "right_index": (-0.81, 1.45, 0.03),
-    "left_pinky": (0.80, 1.45, -0.03), "right_pinky": (-0.80, 1.45, -0.03),
-    "left_thumb": (0.76, 1.45, 0.05), "right_thumb": (-0.76, 1.45, 0.05),
-    "left_knee": (0.10, 0.52, 0), "right_knee": (-0.10, 0.52, 0),
-    "left_ankle": (0.10, 0.09, 0), "right_ankle": (-0.10, 0.09, 0),
-    "left_heel": (0.10, 0.02, -0.06), "right_heel": (-0.10, 0.02, -0.06),
-    "left_foot_index": (0.10, 0.02, 0.15), "right_foot_index": (-0.10, 0.02, 0.15),
-    "left_ear": (0.07, 1.62, 0.0), "right_ear": (-0.07, 1.62, 0.0),
-    "nose": (0, 1.62, 0.10),
-    "left_eye_inner": (0.015, 1.65, 0.09), "right_eye_inner": (-0.015, 1.65, 0.09),
-    "left_eye": (0.03, 1.65, 0.085), "right_eye": (-0.03, 1.65, 0.085),
-    "left_eye_outer": (0.045, 1.65, 0.08), "right_eye_outer": (-0.045, 1.65, 0.08),
-    "mouth_left": (0.025, 1.58, 0.085), "mouth_right": (-0.025, 1.58, 0.085),
-}
-
-
-def _tracks_from(world: np.ndarray, fps: float = 30.0) -> LandmarkTracks:
-    n = len(world)
-    return LandmarkTracks(
-        BLAZEPOSE_NAMES, fps, np.arange(n) / fps, np.arange(n), (640, 480),
-        world[..., :2], world, np.ones((n, 33)), np.ones(n, bool),
-    )
-
-
-def _t_pose_world(n: int) -> np.ndarray:
-    pts = np.array([T_POSE[name] for name in BLAZEPOSE_NAMES], float)
-    pelvis = 0.5 * (pts[23] + pts[24])
-    return np.repeat((pts - pelvis)[None], n, axis=0)  # hip-centred, like BlazePose
-
-
 def test_t_pose_gives_identity_rotations_and_the_right_size():
-    result = solve_motion(_tracks_from(_t_pose_world(5)))
+    result = solve_motion(tracks_from(t_pose_world(5)))
     motion = result.motion
     identity = np.tile([0, 0, 0, 1.0], (5, motion.skeleton.n_joints, 1))
     # Head and feet follow the face and foot landmarks, which here are level: all identity.
@@ -60,9 +26,9 @@ def test_whole_body_turn_shows_only_at_the_hips_and_stays_continuous():
     n = 120
     yaw = np.linspace(0, 2 * np.pi, n)  # one full turn, through +-180 degrees
     turn = Rotation.from_euler("y", yaw[:, None])
-    base = _t_pose_world(1)[0]
+    base = t_pose_world(1)[0]
     world = np.stack([turn[t].apply(base) for t in range(n)])
-    motion = solve_motion(_tracks_from(world)).motion
+    motion = solve_motion(tracks_from(world)).motion
     hips = motion.rotations_xyzw[:, 0]
     assert quat_angle_deg(hips, turn.as_quat()).max() < 1e-4
     rest = motion.rotations_xyzw[:, 1:]
@@ -74,13 +40,13 @@ def test_whole_body_turn_shows_only_at_the_hips_and_stays_continuous():
 def test_elbow_bend_is_recovered_as_a_forearm_rotation():
     n = 30
     angle = np.radians(np.linspace(0, 120, n))  # flex the left elbow forward (towards +Z)
-    world = _t_pose_world(n)
+    world = t_pose_world(n)
     i = {name: BLAZEPOSE_NAMES.index(name) for name in BLAZEPOSE_NAMES}
     elbow = world[0, i["left_elbow"]]
     flex = Rotation.from_euler("y", -angle[:, None])  # +X towards +Z is a negative turn about Y
     for name in ("left_wrist", "left_index", "left_pinky", "left_thumb"):
         world[:, i[name]] = elbow + flex.apply(world[0, i[name]] - elbow)
-    motion = solve_motion(_tracks_from(world)).motion
+    motion = solve_motion(tracks_from(world)).motion
     sk = motion.skeleton
     fore = motion.rotations_xyzw[:, sk.index("LeftForeArm")]
     assert quat_angle_deg(fore, flex.as_quat()).max() < 0.5

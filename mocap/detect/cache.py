@@ -9,6 +9,7 @@ The cache folder is `cache_dir`, else $MOCAP_CACHE_DIR, else ~/.cache/mocap/land
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -76,9 +77,10 @@ def write_tracks(tracks: LandmarkTracks, path: Path) -> Path:
     }
     for name, dtype in _FLOAT_ARRAYS.items():
         arrays[name] = np.asarray(getattr(tracks, name), dtype=dtype)
+    buffer = io.BytesIO()  # built in memory: a failed file write cannot leave a half-closed zip behind
+    np.savez(buffer, **arrays)
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        tmp.write_bytes(buffer.getvalue())
     return path
 
 

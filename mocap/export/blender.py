@@ -101,10 +101,14 @@ def _run_in_process(job: dict[str, Any], target: Path) -> None:
     from mocap.export import blender_job
 
     try:
-        with native_output.silenced(1, python_too=True):  # Blender's exporters print progress
+        # Blender's exporters print progress on stdout and their own tracebacks on stderr;
+        # the failure is reported once, as one line, below.
+        with native_output.silenced(1, python_too=True), native_output.silenced(2, python_too=True):
             blender_job.run_job(job)
     except Exception as exc:  # bpy raises RuntimeError/TypeError; JobError from the job itself
-        raise ExportError(f"{target}: Blender could not export {job['format'].upper()}: {exc}") from exc
+        raise ExportError(
+            f"{target}: Blender could not export {job['format'].upper()}: {blender_job.one_line(exc)}"
+        ) from exc
 
 
 def _run_subprocess(job: dict[str, Any], exe: str, output: Path, target: Path) -> None:

@@ -16,8 +16,11 @@ mocap/export/fbx_glb.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 ERROR_TAG = "mocap-export-error:"
@@ -87,6 +90,19 @@ USD_REQUIRED = ("export_armatures", "convert_orientation", "export_global_up_sel
 
 class JobError(Exception):
     """The job cannot be done (bad description, Blender refused to build or export)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line. bpy wraps an exporter's failure in a RuntimeError whose text
+    is a whole Python traceback ("Error: Python: Traceback ... OSError: [Errno 27] File too
+    large\nLocation: ..."); the line naming the final error is the one that matters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Location:", "File ", "^"))]
+    if len(lines) > 1:
+        named = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
+        if named:
+            return named[-1]
+    return lines[0] if lines else type(exc).__name__
 
 
 def reset_blender() -> None:
@@ -228,15 +244,78 @@ def export(fmt: str, output: str) -> None:
         raise JobError(f"Blender's {fmt} exporter returned {sorted(result)}")
 
 
+def rest_pose_for_fbx(arm: Any) -> None:
+    """Leave the armature in its rest (T-) pose, its action kept but not assigned.
+
+    Blender's FBX exporter writes each bone's default transform (Lcl Translation/Rotation)
+    from the *current* pose, and engines, MotionBuilder and Blender's own importer take a
+    bone's rest from it when there is no skinned mesh. With the action assigned that is frame
+    0's pose. Unassigned, the exporter still bakes the action as the take
+    (bake_anim_use_all_actions: every action whose paths fit the object), then restores this
+    rest pose before writing the defaults.
+    """
+    action = arm.animation_data.action
+    action.use_fake_user = True  # keep it while unassigned
+    arm.animation_data.action = None
+    for pose_bone in arm.pose.bones:
+        pose_bone.rotation_quaternion = (1.0, 0.0, 0.0, 0.0)
+        pose_bone.location = (0.0, 0.0, 0.0)
+        pose_bone.scale = (1.0, 1.0, 1.0)
+
+
+@contextlib.contextmanager
+def armature_bind_pose() -> Iterator[None]:
+    """While active, Blender's FBX exporter also writes a BindPose for an armature that no
+    mesh is skinned to (it writes one only per skinned mesh): one Pose of type BindPose whose
+    PoseNodes are the armature and every bone with its rest (edit-bone) world matrix, through
+    the exporter's own fbx_data_bindpose_element, and the matching "Pose" definition count.
+    Patched module functions are restored on exit."""
+    from io_scene_fbx import export_fbx_bin as fbx
+
+    write_armature, from_scene = fbx.fbx_data_armature_elements, fbx.fbx_data_from_scene
+
+    def armature_elements(root: Any, arm_obj: Any, scene_data: Any) -> None:
+        write_armature(root, arm_obj, scene_data)
+        if not scene_data.data_deformers_skin.get(arm_obj):
+            bones = tuple(bo for bo in arm_obj.bones if bo in scene_data.objects)
+            fbx.fbx_data_bindpose_element(root, arm_obj, arm_obj.bdata.data, scene_data, bones=bones)
+
+    def data_from_scene(scene: Any, depsgraph: Any, settings: Any) -> Any:
+        data = from_scene(scene, depsgraph, settings)
+        armatures = [o for o in data.objects if o.is_object and o.type == "ARMATURE"]
+        skinned = {arm for arm, deformers in data.data_deformers_skin.items() if deformers}
+        extra = len([a for a in armatures if a not in skinned])
+        if extra:
+            current = data.templates.get(b"BindPose")
+            users = (current.nbr_users if current is not None else 0) + extra
+            data.templates[b"BindPose"] = fbx.fbx_template_def_pose(scene, settings, nbr_users=users)
+        return data
+
+    fbx.fbx_data_armature_elements, fbx.fbx_data_from_scene = armature_elements, data_from_scene
+    try:
+        yield
+    finally:
+        fbx.fbx_data_armature_elements, fbx.fbx_data_from_scene = write_armature, from_scene
+
+
 def run_job(job: dict[str, Any]) -> None:
-    """Reset Blender, build the armature, export, and reset again (leaves nothing behind)."""
+    """Reset Blender, build the armature, export, and reset again (leaves nothing behind).
+
+    FBX: the file's default bone transforms are the rest (T-) pose and it carries a BindPose
+    (rest_pose_for_fbx, armature_bind_pose); the animation is the take.
+    """
     scene = job["scene"]
     if scene.get("version") != 1:
         raise JobError(f"unsupported scene description version {scene.get('version')!r}")
     reset_blender()
     try:
-        build_armature(scene, job["format"])
-        export(job["format"], job["output"])
+        arm = build_armature(scene, job["format"])
+        if job["format"] == "fbx":
+            rest_pose_for_fbx(arm)
+            with armature_bind_pose():
+                export(job["format"], job["output"])
+        else:
+            export(job["format"], job["output"])
     finally:
         reset_blender()
 
@@ -251,7 +330,7 @@ def main(argv: list[str]) -> int:
             job = json.load(f)
         run_job(job)
     except Exception as exc:  # report every failure as one tagged line for the caller
-        print(f"{ERROR_TAG} {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{ERROR_TAG} {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

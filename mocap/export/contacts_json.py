@@ -29,12 +29,12 @@ from mocap.timeseries import run_ranges
 SIDECAR_FORMAT = "mocap-contacts/1"
 
 
-def contacts_to_dict(contacts: FootContacts, fps: float, start_time_s: float = 0.0) -> dict:
+def contacts_to_dict(contacts: FootContacts, start_time_s: float = 0.0) -> dict:
     """The sidecar's content as plain Python data."""
     flags = np.asarray(contacts.in_contact, bool)
     return {
         "format": SIDECAR_FORMAT,
-        "fps": float(fps),
+        "fps": float(contacts.fps),
         "frame_count": int(flags.shape[0]),
         "start_time_s": float(start_time_s),
         "points": {
@@ -47,21 +47,21 @@ def contacts_to_dict(contacts: FootContacts, fps: float, start_time_s: float = 0
     }
 
 
-def write_contacts(contacts: FootContacts, path: Path, fps: float, start_time_s: float = 0.0) -> Path:
+def write_contacts(contacts: FootContacts, path: Path, start_time_s: float = 0.0) -> Path:
     """Write the contacts sidecar JSON to `path` atomically; returns `path`."""
     path = Path(path)
-    data = contacts_to_dict(contacts, fps, start_time_s)
+    data = contacts_to_dict(contacts, start_time_s)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
     return path
 
 
-def read_contacts(path: Path) -> tuple[FootContacts, float]:
-    """Read a sidecar back: (contacts, fps)."""
+def read_contacts(path: Path) -> FootContacts:
+    """Read a sidecar back."""
     data = json.loads(Path(path).read_text())
     names = tuple(data["points"])
     flags = np.array([data["points"][n]["frames"] for n in names], dtype=bool).T.reshape(data["frame_count"], len(names))
-    return FootContacts(names, flags), float(data["fps"])
+    return FootContacts(names, flags, float(data["fps"]))
 
 
 __all__ = ["write_contacts", "read_contacts", "contacts_to_dict", "SIDECAR_FORMAT"]

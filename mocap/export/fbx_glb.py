@@ -19,7 +19,8 @@ What the files contain
 - Armature object named "Armature" (preset.armature_name). Unreal (4.24+) drops an FBX
   top node named exactly "Armature" instead of making it an extra bone, so in Unreal the
   skeleton's top bone is the first real bone. In GLB it is a plain node above the bones.
-- UE5 preset: a static `root` bone at the origin parents `pelvis`, as on the UE5 mannequin;
+- UE5 preset: a static `root` bone at the origin, pointing to the performer's front, parents
+  `pelvis`, as on the UE5 mannequin;
   pelvis carries the translation (no root motion; Unreal extracts none). BVH never gets
   this bone (a BVH root must carry the motion).
 - Bones: no leaf/end bones (FBX add_leaf_bones=False; glTF export_leaf_bone=False), so the
@@ -27,7 +28,12 @@ What the files contain
   main child, primary_bone_axis='Y', secondary 'X'); roll: +Z to the performer's front on
   vertical bones, up on the others (mocap/export/scene.py). Engines retarget by name/humanoid
   mapping, not by bone roll, and rest orientation + pose compose to mocap's exact motion.
-- Rest pose: mocap's T-pose (arms along +-X, palms down, feet forward).
+- Rest pose: mocap's T-pose (arms along +-X, palms down, feet forward). FBX: every bone's
+  default transform (Lcl Translation/Rotation) is the T-pose, not the first frame, and the
+  file carries a BindPose (armature + every bone at its T-pose world matrix), which Blender's
+  exporter writes only for skinned meshes; blender_job.rest_pose_for_fbx/armature_bind_pose.
+  GLB: export_rest_position_armature. Proven by Blender's importer (rest heads), three.js's
+  FBXLoader (default transforms) and the FBX node tree (tests/test_fbx_glb.py).
 
 Axes and units
 - FBX: axis_up='Y', axis_forward='-Z' (FBX GlobalSettings: Y up, front +Z) and

@@ -120,9 +120,12 @@ def scene_from_motion(motion: Motion, preset: Preset | str | None = None) -> dic
     offset = 0
     root_name = preset.root_name()
     if root_name is not None:
-        # Static bone at the origin, pointing up, rest = armature axes rotated as a vertical bone.
-        head, tail = np.zeros(3), np.array([0.0, 0.0, _EXTRA_ROOT_LENGTH_M])
-        b = bone_matrix(head, tail, np.array([0.0, -1.0, 0.0]))
+        # Static bone at the origin pointing to the performer's front (Blender -Y), +Z up.
+        # Not up: the hips sit straight above the origin at rest, and Blender's FBX importer
+        # connects a child lying on its parent's bone axis, which would drop the hips'
+        # translation on re-import.
+        head, tail = np.zeros(3), np.array([0.0, -_EXTRA_ROOT_LENGTH_M, 0.0])
+        b = bone_matrix(head, tail, np.array([0.0, 0.0, 1.0]))
         bones.append(_bone_dict(root_name, -1, head, tail, b))
         rotations.append(np.tile([1.0, 0.0, 0.0, 0.0], n_frames).tolist())
         locations.append(None)

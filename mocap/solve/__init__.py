@@ -1,21 +1,28 @@
 """The solve stage: smoothed LandmarkTracks -> Motion on a humanoid rig.
 
-solve_motion (pose only, hips in place):
+solve_full is a list of named steps; each takes and returns one frozen type, is computed
+once, and lands in a field of the returned Solution (docs/motion-quality.md explains each):
 
-    points   = rig points from landmarks            (mocap.rig.point_positions)
-    world    = joint world orientations per frame   (orient.world_orientations)
-    fitted   = bone lengths / rest offsets          (fit.fit_skeleton)
-    local    = parent^-1 * world, sign-continuous   (here)
-    root     = hip centre, lifted so the lowest foot point is on the floor (here)
+    first_root = hip centre relative to the camera         root.camera_root     -> CameraRoot
+    refined    = depth re-projected onto the 2D landmarks  refine.refine_pose   -> RefinedPose
+                 (with the bone lengths measured against the image: the solve's second
+                 length fit, RefinedPose.bone_lengths_m)
+    root       = the camera root of the refined pose       root.camera_root     -> CameraRoot
+    ground     = floor plane, levelling rotation           ground.fit_ground    -> Ground
+    body       = rig fitted and posed on the levelled pose pose.solve_pose      -> BodyPose
+                 (bone lengths, spine aim, rest offsets, rotations; one forward kinematics)
+    origin     = the hips' levelled start (x, z)           travel_origin        -> (3,)
+    camera_pose= the solver's camera in the motion's world camera_in_world      -> CameraPose
+    placed     = root path per `root_motion`               place_root           -> (T, 3) root
+    guess      = contacts by height alone                  contacts.detect_contacts -> FootContacts
+    steadier   = root steered by those contacts            anchor.anchored_root -> (T, 3) root
+    contacts   = contacts by height and speed              contacts.detect_contacts -> FootContacts
+    anchored   = root steered by the contacts              anchor.anchored_root -> (T, 3) root
+    motion     = planted feet held, legs by IK             footlock.lock_feet   -> Motion
 
-solve_full (with a camera: travel, floor, feet; docs/motion-quality.md):
-
-    root     = hip centre relative to the camera     (root.camera_relative_root)
-    refine   = 3D pose re-projected onto the 2D      (refine.refine_world), root again
-    ground   = floor plane, levelling rotation       (ground.fit_ground)
-    solve    = solve_motion on the levelled pose, root placed per `root_motion`
-    contacts = heel/toe contacts                     (contacts.detect_contacts)
-    lock     = planted feet held, legs by IK         (footlock.lock_feet)
+With root_motion "off" or foot_lock "off" the two anchoring steps and the guess are skipped
+(contacts are found on the placed root); with refine off, `root` is `first_root`.
+solve_motion is the pose alone (hips in place, no camera): solve_pose plus the in-place root.
 """
 
 from __future__ import annotations
@@ -23,31 +30,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from mocap.camera import Camera
+from mocap.camera import Camera, CameraPose
 from mocap.choices import FootLock, RootMotion, parse_choice
-from mocap.data import LandmarkTracks, Motion
-from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
-from mocap.rig import RigTemplate, load_rig, point_positions
-from mocap.timeseries import runs
+from mocap.data import FootContacts, LandmarkTracks, Motion
+from mocap.rig import RigTemplate, columns, load_rig
 from mocap.solve.anchor import AnchorConfig, SettleConfig, anchored_root, settle_on_floor
 from mocap.solve.contacts import ContactConfig, detect_contacts
-from mocap.solve.fit import FittedRig, fit_skeleton, floor_height
+from mocap.solve.fit import FittedRig
 from mocap.solve.footlock import FootLockConfig, lock_feet
 from mocap.solve.ground import Ground, GroundConfig, fit_ground
-from mocap.solve.orient import world_orientations
-from mocap.solve.refine import RefineConfig, refine_world
-from mocap.solve.root import RootConfig, camera_relative_root
-
-
-
-@dataclass(frozen=True)
-class SolveResult:
-    motion: Motion
-    fitted: FittedRig
-    ground: Ground | None = None  # solve_full only
-    root_camera_m: np.ndarray | None = None  # (T, 3) hip centre relative to the camera (solve_full only)
+from mocap.solve.pose import BodyPose, solve_pose
+from mocap.solve.refine import RefineConfig, RefinedPose, refine_pose
+from mocap.solve.root import CameraRoot, RootConfig, camera_root
+from mocap.timeseries import runs
 
 
 @dataclass(frozen=True)
@@ -71,68 +67,92 @@ class MotionConfig:
         object.__setattr__(self, "foot_lock", parse_choice(FootLock, self.foot_lock, "foot_lock"))
 
 
-def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: str = "") -> SolveResult:
-    """Solve a Motion from smoothed, gap-filled tracks (see mocap.smooth.smooth_tracks)."""
-    rig = rig or load_rig()
-    points = point_positions(rig, tracks)
-    world = world_orientations(rig, points)
-    fitted = fit_skeleton(rig, points, world, seen=tracks.detected)
-    if _aim_spine(fitted, world, points):
-        fitted = fit_skeleton(rig, points, world, seen=tracks.detected)  # refit offsets in the aimed frames
-    sk = fitted.skeleton
+@dataclass(frozen=True)
+class PoseSolution:
+    """solve_motion's result: the posed rig and its Motion with the hips in place."""
 
-    world_q = np.stack([world[n].as_quat() for n in sk.names], axis=1)  # (T, J, 4)
-    local_q = np.empty_like(world_q)
-    for j, parent in enumerate(sk.parents):
-        if parent < 0:
-            local_q[:, j] = world_q[:, j]
-        else:
-            local_q[:, j] = (world[sk.names[parent]].inv() * world[sk.names[j]]).as_quat()
-    local_q = make_continuous(local_q)
+    body: BodyPose
+    motion: Motion
 
-    # Root: the hip centre (world landmarks are hip-centred), lifted so that in every
-    # frame the lowest foot point touches the floor at height 0.
-    n_frames = tracks.n_frames
-    root = np.zeros((n_frames, 3))
-    root[:, :] = points[rig.joints[0].at]
-    pos, rot = global_transforms(sk, root, local_q)
-    root[:, 1] -= floor_height(fitted, pos, rot)
+    @property
+    def fitted(self) -> FittedRig:
+        return self.body.fitted
 
-    gaps = tuple((g.first, g.last) for g in runs(~tracks.detected))
-    motion = Motion(
-        skeleton=sk,
+
+@dataclass(frozen=True)
+class Solution:
+    """solve_full's result: every step's output, in the order of the module docstring."""
+
+    first_root: CameraRoot
+    refined: RefinedPose | None  # None when MotionConfig.refine is False
+    root: CameraRoot
+    ground: Ground
+    body: BodyPose
+    camera_pose: CameraPose
+    contacts: FootContacts
+    motion: Motion
+
+    @property
+    def fitted(self) -> FittedRig:
+        return self.body.fitted
+
+
+def _motion(body: BodyPose, tracks: LandmarkTracks, root_m: np.ndarray, name: str) -> Motion:
+    return Motion(
+        skeleton=body.fitted.skeleton,
         fps=tracks.fps,
-        root_position_m=root,
-        rotations_xyzw=local_q,
-        start_time_s=float(tracks.times_s[0]) if n_frames else 0.0,
-        gaps=gaps,
+        root_position_m=root_m,
+        rotations_xyzw=body.rotations_xyzw,
+        start_time_s=float(tracks.times_s[0]) if tracks.n_frames else 0.0,
+        gaps=tuple((g.first, g.last) for g in runs(~tracks.detected)),
         name=name,
     )
-    return SolveResult(motion, fitted)
 
 
-SPINE_CHAIN = ("Spine", "Spine1", "Spine2")
+def in_place_root(body: BodyPose) -> np.ndarray:
+    """(T, 3) root over the hip-centre point, lifted so that in every frame the lowest
+    foot point touches the floor at height 0."""
+    root = body.root_point_m.copy()
+    root[:, 1] = -body.lowest_foot_m()
+    return root
 
 
-def _aim_spine(fitted: FittedRig, world: dict[str, Rotation], points: dict[str, np.ndarray]) -> bool:
-    """Turn the spine chain (in place in `world`) so that its forward-kinematics neck lands
-    on the observed neck base. The interpolated spine bends smoothly between pelvis and
-    chest; without this its end drifts a few cm from the shoulders in strong bends."""
-    sk = fitted.skeleton
-    if not all(n in sk.names for n in (*SPINE_CHAIN, "Neck")) or "neck_base" not in points:
-        return False
-    off = {n: sk.offsets_m[sk.index(n)] for n in (*SPINE_CHAIN, "Neck")}
-    spine_base = points["pelvis"] + world["Hips"].apply(off["Spine"])
-    fk_neck = (
-        spine_base
-        + world["Spine"].apply(off["Spine1"])
-        + world["Spine1"].apply(off["Spine2"])
-        + world["Spine2"].apply(off["Neck"])
-    )
-    correction = rotation_from_to(fk_neck - spine_base, points["neck_base"] - spine_base)
-    for name in SPINE_CHAIN:
-        world[name] = correction * world[name]
-    return True
+def solve_motion(tracks: LandmarkTracks, rig: RigTemplate | None = None, name: str = "") -> PoseSolution:
+    """Solve a Motion from smoothed, gap-filled tracks (see mocap.smooth.smooth_tracks),
+    hips in place (no camera, no floor, no contacts). Raises RigError on missing names."""
+    body = solve_pose(tracks, rig or load_rig())
+    return PoseSolution(body, _motion(body, tracks, in_place_root(body), name))
+
+
+def travel_origin(root: CameraRoot, ground: Ground, detected: np.ndarray) -> np.ndarray:
+    """(3,) the hips in the levelled camera frame (Ground.apply) at the first frame with a
+    person; the motion's world puts its x and z at the origin."""
+    seen = np.flatnonzero(detected)
+    return ground.apply(root.path_m[seen[0] if len(seen) else 0])
+
+
+def camera_in_world(ground: Ground, origin: np.ndarray) -> CameraPose:
+    """The solver's camera in the motion's world, which is the levelled camera frame moved
+    so the hips start above the origin: p_world = R_level @ p_cam - (origin_x, floor height, origin_z)."""
+    return CameraPose.from_world_from_camera(ground.rotation, -np.array([origin[0], ground.height_m, origin[2]]))
+
+
+def place_root(body: BodyPose, root: CameraRoot, ground: Ground, origin: np.ndarray, cfg: MotionConfig) -> np.ndarray:
+    """(T, 3) root path in the levelled world per cfg.root_motion; the hips start above the
+    origin (travel_origin), travel toward the camera is +Z, to its right +X.
+
+    full: the camera's path, its height settled so the lowest foot touches the floor
+    (mocap.solve.anchor.settle_on_floor); horizontal: the camera's travel over the floor,
+    height from the pose; off: the in-place root."""
+    placed = in_place_root(body)
+    travel = ground.apply(root.path_m)
+    start = origin
+    if cfg.root_motion is RootMotion.FULL:
+        placed = travel - np.array([start[0], 0.0, start[2]])
+        placed = settle_on_floor(placed, placed[:, 1] + body.lowest_foot_m(), body.fps, cfg.settle)
+    elif cfg.root_motion is RootMotion.HORIZONTAL:
+        placed[:, [0, 2]] = travel[:, [0, 2]] - start[[0, 2]]
+    return placed
 
 
 def solve_full(
@@ -141,63 +161,48 @@ def solve_full(
     cfg: MotionConfig = MotionConfig(),
     rig: RigTemplate | None = None,
     name: str = "",
-) -> SolveResult:
+) -> Solution:
     """Solve a Motion with root travel, a levelled floor, foot contacts and foot locking.
 
     tracks: smoothed, gap-filled (mocap.smooth.smooth_tracks); camera: the video's camera
     (mocap.camera.Camera). The floor of the result is at height 0; the hips start above
-    the origin; travel toward the camera is +Z, to the camera's right +X.
+    the origin; travel toward the camera is +Z, to the camera's right +X. Raises RigError
+    when the tracks lack a landmark the rig needs.
     """
-    root_cam = camera_relative_root(tracks, camera, cfg.root)
-    world = tracks.world_m
-    if cfg.refine:
-        world = refine_world(tracks, root_cam, camera, cfg.refine_cfg)
-        root_cam = camera_relative_root(replace(tracks, world_m=world), camera, cfg.root)
-    points_cam = world + root_cam[:, None, :]
-    ground = fit_ground({n: points_cam[:, i] for i, n in enumerate(tracks.names)}, tracks.fps, cfg.ground)
-    levelled = replace(tracks, world_m=ground.rotate(world))
-    result = solve_motion(levelled, rig, name=name)
-    motion, fitted = result.motion, result.fitted
+    rig = rig or load_rig()
+    first_root = camera_root(tracks, camera, cfg.root)
+    refined = refine_pose(tracks, first_root, camera, rig, cfg.refine_cfg) if cfg.refine else None
+    pose = refined.tracks if refined else tracks
+    root = camera_root(pose, camera, cfg.root) if refined else first_root
+    ground = fit_ground(columns(pose.names, pose.world_m + root.path_m[:, None, :]), pose.fps, rig, cfg.ground)
+    body = solve_pose(replace(pose, world_m=ground.rotate(pose.world_m)), rig)
+    origin = travel_origin(root, ground, tracks.detected)
+    camera_pose = camera_in_world(ground, origin)
+    placed = place_root(body, root, ground, origin, cfg)
 
-    root = motion.root_position_m.copy()
-    travel = ground.apply(root_cam)
-    seen = np.flatnonzero(tracks.detected)
-    start = travel[seen[0] if len(seen) else 0]
-    if cfg.root_motion is RootMotion.FULL:
-        root = travel - np.array([start[0], 0.0, start[2]])
-        pos, rot = global_transforms(motion.skeleton, root, motion.rotations_xyzw)
-        root = settle_on_floor(root, floor_height(fitted, pos, rot), motion.fps, cfg.settle)
-    elif cfg.root_motion is RootMotion.HORIZONTAL:
-        root[:, [0, 2]] = travel[:, [0, 2]] - start[[0, 2]]
-    motion = replace(motion, root_position_m=root)
+    paths = body.contact_paths_m()  # relative to the root
 
-    camera_paths = foot_contact_paths(motion, fitted)
+    def at(root_m: np.ndarray) -> dict[str, np.ndarray]:
+        return {n: p + root_m for n, p in paths.items()}
+
     if cfg.foot_lock is FootLock.ON and cfg.root_motion is not RootMotion.OFF:
         # Planted feet steer the hips (anchor.py). A first guess at the contacts uses
         # height alone, which a wrong root cannot spoil (a camera that pans with a walker
-        # makes planted feet seem to move); contacts are then found again with height and
-        # speed on the steadier path, and the camera's root is anchored with those.
-        by_height = detect_contacts(camera_paths, motion.fps, cfg.contacts.height_only())
-        steadier = replace(motion, root_position_m=anchored_root(motion.root_position_m, camera_paths, by_height, cfg.anchor))
-        contacts = detect_contacts(foot_contact_paths(steadier, fitted), motion.fps, cfg.contacts)
-        motion = replace(motion, root_position_m=anchored_root(motion.root_position_m, camera_paths, contacts, cfg.anchor))
+        # makes planted feet seem to move); contacts are then found with height and speed
+        # on the steadier path, and the camera's root is anchored with those.
+        guess = detect_contacts(at(placed), body.fps, cfg.contacts.height_only())
+        steadier = anchored_root(placed, paths, guess, cfg.anchor)
+        contacts = detect_contacts(at(steadier), body.fps, cfg.contacts)
+        placed = anchored_root(placed, paths, contacts, cfg.anchor)
     else:
-        contacts = detect_contacts(camera_paths, motion.fps, cfg.contacts)
+        contacts = detect_contacts(at(placed), body.fps, cfg.contacts)
+    motion = _motion(body, tracks, placed, name)
     if cfg.foot_lock is FootLock.ON:
-        motion = lock_feet(motion, fitted, contacts, cfg.footlock)
+        motion = lock_feet(motion, body.fitted, contacts, cfg.footlock)
     else:
         motion = replace(motion, contacts=contacts)
-    return SolveResult(motion, fitted, ground, root_cam)
+    return Solution(first_root, refined, root, ground, body, camera_pose, contacts, motion)
 
 
-def foot_contact_paths(motion: Motion, fitted: FittedRig) -> dict[str, np.ndarray]:
-    """World paths (T, 3) of the contact points: each foot's heel marker and toe joint."""
-    sk = motion.skeleton
-    pos, rot = global_transforms(sk, motion.root_position_m, motion.rotations_xyzw)
-    paths: dict[str, np.ndarray] = {}
-    for side, foot, toe in (("left", "LeftFoot", "LeftToeBase"), ("right", "RightFoot", "RightToeBase")):
-        f = sk.index(foot)
-        heel = fitted.heel_offsets_m.get(foot, np.zeros(3))
-        paths[f"{side}_heel"] = pos[:, f] + Rotation.from_quat(rot[:, f]).apply(heel)
-        paths[f"{side}_toe"] = pos[:, sk.index(toe)]
-    return paths
+__all__ = ["MotionConfig", "PoseSolution", "Solution", "camera_in_world", "in_place_root", "place_root", "solve_full",
+           "solve_motion", "travel_origin"]

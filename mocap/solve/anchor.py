@@ -81,12 +81,13 @@ class AnchorConfig:
 
 
 def anchored_root(
-    root_m: np.ndarray, paths_m: dict[str, np.ndarray], contacts: FootContacts, cfg: AnchorConfig = AnchorConfig()
+    root_m: np.ndarray, relative_paths_m: dict[str, np.ndarray], contacts: FootContacts, cfg: AnchorConfig = AnchorConfig()
 ) -> np.ndarray:
     """(T, 3) root positions whose horizontal path keeps the planted points still.
 
-    root_m: (T, 3) current root; paths_m: contact point name -> (T, 3) world path computed
-    with that root; contacts: flags for (some of) those names.
+    root_m: (T, 3) current root (the camera's estimate C); relative_paths_m: contact point
+    name -> (T, 3) path relative to the root (mocap.solve.pose.BodyPose.contact_paths_m);
+    contacts: flags for (some of) those names.
     """
     n = len(root_m)
     if n < 3:
@@ -94,12 +95,11 @@ def anchored_root(
     step_sum = np.zeros((n - 1, 2))
     step_count = np.zeros(n - 1)
     for c, name in enumerate(contacts.names):
-        if name not in paths_m:
+        if name not in relative_paths_m:
             continue
         flags = contacts.in_contact[:, c]
         both = flags[:-1] & flags[1:]
-        relative = paths_m[name][:, [0, 2]] - root_m[:, [0, 2]]
-        step = -np.diff(relative, axis=0)
+        step = -np.diff(relative_paths_m[name][:, [0, 2]], axis=0)
         ok = both & np.isfinite(step).all(axis=1)
         step_sum[ok] += step[ok]
         step_count[ok] += 1

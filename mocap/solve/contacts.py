@@ -27,9 +27,6 @@ import numpy as np
 from mocap.data import FootContacts
 from mocap.timeseries import runs, whittaker_lambda, whittaker_smooth
 
-CONTACT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")
-
-
 @dataclass(frozen=True)
 class ContactConfig:
     height_on_m: float = 0.05
@@ -98,7 +95,8 @@ def clean_runs(flags: np.ndarray, min_len: int, max_gap: int) -> np.ndarray:
 
 
 def detect_contacts(paths_m: dict[str, np.ndarray], fps: float, cfg: ContactConfig = ContactConfig()) -> FootContacts:
-    """Contact flags for each named (T, 3) levelled path (e.g. CONTACT_POINTS)."""
+    """Contact flags for each named (T, 3) levelled path (e.g. BodyPose.contact_paths_m
+    plus the root), at `fps`: a FootContacts carrying that fps."""
     names = tuple(paths_m)
     n_frames = len(next(iter(paths_m.values()))) if paths_m else 0
     min_len = max(1, int(round(cfg.min_duration_s * fps)))
@@ -109,7 +107,7 @@ def detect_contacts(paths_m: dict[str, np.ndarray], fps: float, cfg: ContactConf
         on = (height < cfg.height_on_m) & (speed < cfg.speed_on_m_s)
         stay = (height < cfg.height_off_m) & (speed < cfg.speed_off_m_s)
         flags[:, c] = clean_runs(hysteresis(on, stay, cfg.two_sided), min_len, max_gap)
-    return FootContacts(names, flags)
+    return FootContacts(names, flags, float(fps))
 
 
-__all__ = ["CONTACT_POINTS", "ContactConfig", "detect_contacts", "point_height_speed"]
+__all__ = ["ContactConfig", "detect_contacts", "point_height_speed"]

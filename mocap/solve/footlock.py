@@ -24,12 +24,9 @@ from scipy.spatial.transform import Rotation
 
 from mocap.data import FootContacts, Motion
 from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
+from mocap.rig import require
 from mocap.timeseries import run_ranges, whittaker_lambda, whittaker_smooth
 from mocap.solve.fit import FittedRig
-
-LEGS = {"left": ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase"),
-        "right": ("RightUpLeg", "RightLeg", "RightFoot", "RightToeBase")}
-
 
 @dataclass(frozen=True)
 class FootLockConfig:
@@ -109,26 +106,33 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, goal: np.n
 
 
 def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: FootLockConfig = FootLockConfig()) -> Motion:
-    """Motion with planted heels/toes held still (contacts named <side>_heel / <side>_toe)."""
+    """Motion with planted heels/toes held still; the result carries `contacts`.
+
+    The legs (joints, contact point names) are fitted.rig.legs; a contact point missing
+    from `contacts` counts as never planted. Raises RigError when the motion's skeleton
+    lacks a leg joint. A motion shorter than 2 frames is returned with the contacts only.
+    """
     sk = motion.skeleton
     fps = motion.fps
     n = motion.n_frames
-    if n < 2 or not all(all(j in sk.names for j in joints) for joints in LEGS.values()):
-        return motion
+    legs = fitted.rig.legs
+    require(fitted.rig, [j for leg in legs for j in leg.joints], sk.names, f"the skeleton of {motion.name or 'the motion'}")
+    if n < 2:
+        return replace(motion, contacts=contacts)
     pos, rot_q = global_transforms(sk, motion.root_position_m, motion.rotations_xyzw)
     world = [Rotation.from_quat(rot_q[:, j]) for j in range(sk.n_joints)]
     goals: dict[str, np.ndarray] = {}
     locked: dict[str, np.ndarray] = {}
     foot_world_new: dict[str, Rotation] = {}
-    for side, (up, _leg, foot, toe) in LEGS.items():
-        f, t = sk.index(foot), sk.index(toe)
-        heel_off = fitted.heel_offsets_m.get(foot, np.zeros(3))
-        heel = pos[:, f] + world[f].apply(heel_off)
+    for leg in legs:
+        side = leg.side
+        f, t = sk.index(leg.foot), sk.index(leg.toe)
+        heel = pos[:, f] + world[f].apply(fitted.heel_offsets_m[leg.foot])
         toe_p = pos[:, t]
         names = contacts.names
         zeros = np.zeros(n, bool)
-        heel_flags = contacts.in_contact[:, names.index(f"{side}_heel")] if f"{side}_heel" in names else zeros
-        toe_flags = contacts.in_contact[:, names.index(f"{side}_toe")] if f"{side}_toe" in names else zeros
+        heel_flags = contacts.in_contact[:, names.index(leg.heel_contact)] if leg.heel_contact in names else zeros
+        toe_flags = contacts.in_contact[:, names.index(leg.toe_contact)] if leg.toe_contact in names else zeros
         heel_tgt, w_h = lock_targets(heel, heel_flags, fps, cfg.blend_s)
         toe_tgt, w_t = lock_targets(toe_p, toe_flags, fps, cfg.blend_s)
         # Turn the foot about the ankle so heel->toe matches the held pair (both planted).
@@ -146,8 +150,9 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
 
     # Lower the hips where a goal is out of reach.
     drop = np.zeros(n)
-    for side, (up, leg, foot, _toe) in LEGS.items():
-        i_up, i_leg, i_foot = sk.index(up), sk.index(leg), sk.index(foot)
+    for leg in legs:
+        side = leg.side
+        i_up, i_leg, i_foot = sk.index(leg.thigh), sk.index(leg.shin), sk.index(leg.foot)
         full = cfg.reach * (np.linalg.norm(sk.offsets_m[i_leg]) + np.linalg.norm(sk.offsets_m[i_foot]))
         d = goals[side] - pos[:, i_up]
         disc = d[:, 1] ** 2 - np.sum(d * d, axis=1) + full**2
@@ -158,12 +163,13 @@ def lock_feet(motion: Motion, fitted: FittedRig, contacts: FootContacts, cfg: Fo
         drop = np.maximum(whittaker_smooth(drop[:, None], np.ones(n), whittaker_lambda(cfg.hip_cutoff_hz, fps))[:, 0], 0.0)
         root[:, 1] -= drop
         pos = pos - np.array([0.0, 1.0, 0.0]) * drop[:, None, None]
-        for side in LEGS:  # what is not planted of a goal goes down with the hips (a free leg keeps its pose)
+        for side in goals:  # what is not planted of a goal goes down with the hips (a free leg keeps its pose)
             goals[side] = goals[side] - np.array([0.0, 1.0, 0.0]) * ((1.0 - locked[side]) * drop)[:, None]
 
     local = motion.rotations_xyzw.copy()
-    for side, (up, leg, foot, _toe) in LEGS.items():
-        i_up, i_leg, i_foot = sk.index(up), sk.index(leg), sk.index(foot)
+    for leg in legs:
+        side = leg.side
+        i_up, i_leg, i_foot = sk.index(leg.thigh), sk.index(leg.shin), sk.index(leg.foot)
         parent = world[sk.parents[i_up]]
         pole = world[i_up].apply(np.tile([0.0, 0.0, 1.0], (n, 1)))  # the knee bends toward the thigh's +Z
         r_thigh, r_shin = two_bone_ik(pos[:, i_up], pos[:, i_leg], pos[:, i_foot], goals[side], pole, cfg.reach)

@@ -29,9 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mocap.kinematics import rotation_from_to
-
-FOOT_POINTS = ("left_heel", "left_foot_index", "right_heel", "right_foot_index")
-
+from mocap.rig import RigTemplate, derived_point, require
 
 @dataclass(frozen=True)
 class GroundConfig:
@@ -74,11 +72,10 @@ class Ground:
         return np.asarray(vectors_m, dtype=float) @ self.rotation.T
 
 
-def body_up(points_m: dict[str, np.ndarray]) -> np.ndarray:
-    """(3,) median unit direction pelvis -> neck base over the clip (first guess of up)."""
-    pelvis = 0.5 * (points_m["left_hip"] + points_m["right_hip"])
-    neck = 0.5 * (points_m["left_shoulder"] + points_m["right_shoulder"])
-    axis = neck - pelvis
+def body_up(points_m: dict[str, np.ndarray], rig: RigTemplate) -> np.ndarray:
+    """(3,) median unit direction pelvis -> neck base (rig.trunk) over the clip (first guess of up)."""
+    bottom, top = rig.trunk
+    axis = derived_point(rig, top, points_m) - derived_point(rig, bottom, points_m)
     axis = axis[np.isfinite(axis).all(axis=1)]
     if not len(axis):
         return np.array([0.0, 1.0, 0.0])
@@ -87,9 +84,11 @@ def body_up(points_m: dict[str, np.ndarray]) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
-def support_points(points_m: dict[str, np.ndarray], up: np.ndarray, fps: float, cfg: GroundConfig) -> np.ndarray:
-    """(N, 3) lowest foot point of each frame in which that foot is nearly still."""
-    feet = np.stack([points_m[n] for n in FOOT_POINTS], axis=1)  # (T, 4, 3)
+def support_points(
+    points_m: dict[str, np.ndarray], up: np.ndarray, fps: float, rig: RigTemplate, cfg: GroundConfig
+) -> np.ndarray:
+    """(N, 3) lowest foot point (rig.floor_points) of each frame in which that foot is nearly still."""
+    feet = np.stack([points_m[n] for n in rig.floor_points], axis=1)  # (T, 4, 3)
     n_frames = feet.shape[0]
     if n_frames < 2:
         return feet.reshape(-1, 3)[np.isfinite(feet.reshape(-1, 3)).all(1)]
@@ -150,16 +149,20 @@ def _regularised_normal(points: np.ndarray, up0: np.ndarray, kappa: float) -> np
     return normal if normal @ up0 >= 0 else -normal
 
 
-def fit_ground(points_m: dict[str, np.ndarray], fps: float, cfg: GroundConfig = GroundConfig()) -> Ground:
+def fit_ground(
+    points_m: dict[str, np.ndarray], fps: float, rig: RigTemplate, cfg: GroundConfig = GroundConfig()
+) -> Ground:
     """The floor under camera-relative landmarks: name -> (T, 3) internal frame, metres.
 
-    Needs the hips, shoulders, heels and foot tips (BlazePose names).
+    Needs the rig's trunk (its points, or the landmarks they derive from) and floor points
+    (heels and toe tips); raises RigError when one is missing.
     """
-    up0 = body_up(points_m)
-    support = support_points(points_m, up0, fps, cfg)
+    require(rig, rig.floor_points, points_m, "the points given to fit_ground")
+    up0 = body_up(points_m, rig)
+    support = support_points(points_m, up0, fps, rig, cfg)
     normal, height, inliers = fit_plane(support, up0, cfg)
     if len(support) == 0:  # no foot seen still: the floor under the lowest foot point seen
-        feet = np.stack([points_m[n] for n in FOOT_POINTS], axis=1).reshape(-1, 3)
+        feet = np.stack([points_m[n] for n in rig.floor_points], axis=1).reshape(-1, 3)
         feet = feet[np.isfinite(feet).all(1)]
         height = float(np.min(feet @ normal)) if len(feet) else 0.0
     level = rotation_from_to(normal[None], np.array([[0.0, 1.0, 0.0]]))[0].as_matrix()  # R_level_from_cam

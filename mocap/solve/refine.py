@@ -21,7 +21,9 @@ sign. The per-frame estimates are then smoothed over time with the Whittaker smo
 (a joint least-squares problem per bone, solved as one banded system), and the child is
 placed at distance L from its parent along the resulting direction.
 
-Bone lengths: BlazePose's 3D bones are not consistent with its 2D ones (its shins are
+Bone lengths (the solve's second length fit, returned as RefinedPose.bone_lengths_m so
+it is a named output rather than a hidden refit; the rig's own lengths are fitted later,
+from the refined pose, by mocap.solve.fit): BlazePose's 3D bones are not consistent with its 2D ones (its shins are
 10-25% short against the image on the rendered clips), and h is very sensitive to L near
 d ~ L. Each length is therefore measured against the image: the larger of the median of
 sqrt(d^2 + h_bp^2) (the length the image and BlazePose's depth agree on) and the 95th
@@ -48,6 +50,9 @@ sideways offset. After refinement both hips are therefore moved up the trunk by
 `hip_raise` = 0.1 of its length, so the rig's UpLeg joints and the root are skeletal
 joints, not landmarks; the knees stay where they are.
 
+The tree (bones, parents first, from the pelvis), the bones that keep BlazePose's depth
+and the two hip landmarks are rig data: `depth_tree` in mocap/rigs/humanoid.json.
+
 The spine (pelvis -> neck base) keeps BlazePose's depth: it is nearly parallel to the
 image plane in most footage, where h = sqrt(L^2 - d^2) is pure noise. Everything is
 vectorised across frames; the cost is about 35 small banded solves per clip.
@@ -55,34 +60,16 @@ vectorised across frames; the cost is about 35 small banded solves per clip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mocap.camera import Camera, cv_from_internal, internal_from_cv
 from mocap.data import LandmarkTracks
 from mocap.kinematics import unit
+from mocap.rig import RigTemplate, columns, derived_point, require
+from mocap.solve.root import CameraRoot
 from mocap.timeseries import whittaker_lambda, whittaker_smooth
-
-PELVIS, NECK_BASE = "pelvis", "neck_base"  # virtual points: midpoints of the hips / shoulders
-
-
-def _bones() -> tuple[tuple[str, str], ...]:
-    """(parent, child) pairs, parents first, covering all 33 BlazePose landmarks."""
-    bones = [(PELVIS, "left_hip"), (PELVIS, "right_hip"), (PELVIS, NECK_BASE),
-             (NECK_BASE, "left_shoulder"), (NECK_BASE, "right_shoulder")]
-    bones += [(NECK_BASE, face) for face in (
-        "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-        "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right")]
-    for s in ("left", "right"):
-        bones += [(f"{s}_shoulder", f"{s}_elbow"), (f"{s}_elbow", f"{s}_wrist"),
-                  (f"{s}_wrist", f"{s}_pinky"), (f"{s}_wrist", f"{s}_index"), (f"{s}_wrist", f"{s}_thumb"),
-                  (f"{s}_hip", f"{s}_knee"), (f"{s}_knee", f"{s}_ankle"),
-                  (f"{s}_ankle", f"{s}_heel"), (f"{s}_ankle", f"{s}_foot_index")]
-    return tuple(bones)
-
-
-BONES = _bones()
 
 
 @dataclass(frozen=True)
@@ -94,41 +81,62 @@ class RefineConfig:
     cutoff_hz: float | None = 4.0  # temporal smoothing of each bone's depth
     length_percentile: float = 95.0
     length_cap: float = 1.1  # a bone is at most this much longer than image and BlazePose agree on
-    keep_depth: tuple[str, ...] = (NECK_BASE,)  # children whose bone keeps BlazePose's depth
     hip_raise: float = 0.1  # skeletal hip joints sit this fraction of the trunk above BlazePose's hips
 
 
-def _point(tracks_arr: np.ndarray, index: dict[str, int], name: str) -> np.ndarray:
-    if name == PELVIS:
-        return 0.5 * (tracks_arr[:, index["left_hip"]] + tracks_arr[:, index["right_hip"]])
-    if name == NECK_BASE:
-        return 0.5 * (tracks_arr[:, index["left_shoulder"]] + tracks_arr[:, index["right_shoulder"]])
-    return tracks_arr[:, index[name]]
+@dataclass(frozen=True)
+class RefinedPose:
+    """The refinement's output.
+
+    tracks: the input tracks with world_m (T, L, 3) refined (internal frame, hip-centred);
+    bone_lengths_m: (parent, child) point names -> the bone length (metres) measured
+    against the image and used to place the child (bones with fewer than two usable
+    frames keep BlazePose's bone and have no entry).
+    """
+
+    tracks: LandmarkTracks
+    bone_lengths_m: dict[tuple[str, str], float]
 
 
-def refine_world(
-    tracks: LandmarkTracks, root_m: np.ndarray, camera: Camera, cfg: RefineConfig = RefineConfig()
-) -> np.ndarray:
-    """Refined world landmarks: (T, L, 3) internal frame, hip-centred, like tracks.world_m.
+def image_bone_length(d2: np.ndarray, h_bp_unit: np.ndarray, length_bp: float, cfg: RefineConfig) -> float:
+    """A bone's length measured against the image (module docstring, "Bone lengths").
+
+    d2: (N,) squared distance from the placed parent to the child's ray, usable frames only;
+    h_bp_unit: (N,) BlazePose's bone direction along the ray (cosine); length_bp: BlazePose's
+    median bone length. The larger of the agreed length and the `length_percentile` of the
+    extent across the view, capped at `length_cap` times the agreed length."""
+    agreed = float(np.median(np.sqrt(d2 + (length_bp * h_bp_unit) ** 2)))
+    widest = float(np.percentile(np.sqrt(d2), cfg.length_percentile))
+    return min(max(agreed, widest), cfg.length_cap * agreed)
+
+
+def refine_pose(
+    tracks: LandmarkTracks, root: CameraRoot, camera: Camera, rig: RigTemplate, cfg: RefineConfig = RefineConfig()
+) -> RefinedPose:
+    """Refine the world landmarks of `tracks` so they re-project onto its image landmarks.
 
     tracks: smoothed, gap-filled (mocap.smooth.smooth_tracks), hip-centred world landmarks;
-    root_m: (T, 3) hip centre relative to the camera, internal frame (mocap.solve.root).
-    Landmarks the tree does not reach, and frames with NaN, keep BlazePose's values.
+    root: the hip centre relative to the camera (mocap.solve.root.camera_root); rig: whose
+    `depth_tree` is walked. Landmarks the tree does not reach, and frames with NaN, keep
+    BlazePose's values. Raises RigError when the tracks lack a landmark the tree needs.
     """
+    tree = rig.depth_tree
+    pelvis_name, neck_name = rig.trunk
+    needed = {n for bone in tree.bones for n in bone if n not in rig.points} | set(tree.hips)
+    require(rig, sorted(needed), tracks.names, f"tracks from {tracks.source or 'the detector'}")
     index = {n: i for i, n in enumerate(tracks.names)}
-    if not all(c in index or c in (PELVIS, NECK_BASE) for _, c in BONES):
-        return tracks.world_m.copy()
-    world_cv = cv_from_internal(tracks.world_m)
-    image = tracks.image_xy_px
-    vis = np.nan_to_num(tracks.visibility, nan=0.0)
+    world_cv = columns(tracks.names, cv_from_internal(tracks.world_m))
+    image = columns(tracks.names, tracks.image_xy_px)
+    vis = columns(tracks.names, np.nan_to_num(tracks.visibility, nan=0.0))
     n_frames = tracks.n_frames
     lam = whittaker_lambda(cfg.cutoff_hz, tracks.fps) if cfg.cutoff_hz else 1e-9
-    root_cv = cv_from_internal(root_m)
-    placed = {PELVIS: root_cv + _point(world_cv, index, PELVIS)}
-    for parent, child in BONES:
-        bone_bp = _point(world_cv, index, child) - _point(world_cv, index, parent)
+    root_cv = cv_from_internal(root.path_m)
+    placed = {tree.root: root_cv + derived_point(rig, tree.root, world_cv)}
+    lengths: dict[tuple[str, str], float] = {}
+    for parent, child in tree.bones:
+        bone_bp = derived_point(rig, child, world_cv) - derived_point(rig, parent, world_cv)
         p = placed[parent]
-        ray = unit(camera.rays(_point(image, index, child)))
+        ray = unit(camera.rays(derived_point(rig, child, image)))
         ok = np.isfinite(bone_bp).all(1) & np.isfinite(p).all(1) & np.isfinite(ray).all(1) & (p[:, 2] > 0)
         if ok.sum() < 2:
             placed[child] = p + bone_bp
@@ -137,18 +145,16 @@ def refine_world(
         m = np.sum(ray * p, axis=1)
         d2 = np.maximum(np.sum(p * p, axis=1) - m * m, 0.0)
         length_bp = float(np.median(np.linalg.norm(bone_bp[ok], axis=1)))
-        h_bp = length_bp * np.sum(ray * dir_bp, axis=1)
-        agreed = float(np.median(np.sqrt(d2[ok] + h_bp[ok] ** 2)))
-        widest = float(np.percentile(np.sqrt(d2[ok]), cfg.length_percentile))
-        length = min(max(agreed, widest), cfg.length_cap * agreed)
-        h_bp = length * np.sum(ray * dir_bp, axis=1)
+        along = np.sum(ray * dir_bp, axis=1)
+        length = lengths[(parent, child)] = image_bone_length(d2[ok], along[ok], length_bp, cfg)
+        h_bp = length * along
         h_img = np.sqrt(np.maximum(length**2 - d2, 0.0))
         sigma_perp = cfg.sigma_px * p[:, 2] / camera.focal_px * np.sqrt(2.0)
         h_floor2 = np.maximum(h_img**2, 2.0 * length * sigma_perp)  # h ~ 0 is a one-sided estimate
         w_img = h_floor2 / (d2 * sigma_perp**2 + (length * cfg.sigma_len) ** 2)
         sign_conf = np.clip(np.abs(h_bp) / (cfg.sign_trust * length), 0.0, 1.0)
-        w_img = w_img * sign_conf * np.clip(_point(vis[..., None], index, child)[:, 0], 0.0, 1.0)
-        if child in cfg.keep_depth:
+        w_img = w_img * sign_conf * np.clip(derived_point(rig, child, vis), 0.0, 1.0)
+        if child in tree.keep_depth:
             w_img = np.zeros(n_frames)
         w_bp = np.full(n_frames, 1.0 / (cfg.sigma_bp * length) ** 2)
         w_sum = w_img + w_bp
@@ -164,14 +170,15 @@ def refine_world(
         if name in placed:
             out[:, i] = internal_from_cv(placed[name] - root_cv)
     if cfg.hip_raise:  # BlazePose's hip landmarks -> skeletal hip joints (module docstring)
-        up = _point(out, index, NECK_BASE) - _point(out, index, PELVIS)
-        for hip in ("left_hip", "right_hip"):
+        points = columns(tracks.names, out)
+        up = derived_point(rig, neck_name, points) - derived_point(rig, pelvis_name, points)
+        for hip in tree.hips:
             out[:, index[hip]] += cfg.hip_raise * up
-    pelvis = _point(out, index, PELVIS)
+    pelvis = derived_point(rig, pelvis_name, columns(tracks.names, out))
     out = out - pelvis[:, None]
     keep = ~np.isfinite(out)
     out[keep] = tracks.world_m[keep]
-    return out
+    return RefinedPose(replace(tracks, world_m=out), lengths)
 
 
-__all__ = ["RefineConfig", "refine_world", "BONES"]
+__all__ = ["RefineConfig", "RefinedPose", "image_bone_length", "refine_pose"]

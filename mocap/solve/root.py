@@ -119,15 +119,27 @@ def root_weights(tracks: LandmarkTracks, min_visibility: float = 0.3) -> np.ndar
     return w * tracks.detected[:, None]
 
 
-def camera_relative_root(tracks: LandmarkTracks, camera: Camera, cfg: RootConfig = RootConfig()) -> np.ndarray:
-    """(T, 3) smoothed hip-centre position relative to the camera, internal frame, metres.
+@dataclass(frozen=True)
+class CameraRoot:
+    """Where the hip centre is relative to the camera, every frame.
+
+    path_m: (T, 3) internal frame, metres, camera at the origin (a performer in front of
+    the camera has z < 0), smoothed; fps: the tracks' frame rate.
+    """
+
+    path_m: np.ndarray
+    fps: float
+
+
+def camera_root(tracks: LandmarkTracks, camera: Camera, cfg: RootConfig = RootConfig()) -> CameraRoot:
+    """The smoothed hip-centre path of `tracks` relative to `camera`.
 
     tracks.world_m must be hip-centred (as BlazePose's are) and gap-filled (smooth_tracks).
     """
     raw = fit_root_translation(
         tracks.world_m, tracks.image_xy_px, root_weights(tracks, cfg.min_visibility), camera, cfg.gauss_newton_steps
     )
-    return smooth_root(raw, tracks.fps, cfg)
+    return CameraRoot(smooth_root(raw, tracks.fps, cfg), tracks.fps)
 
 
-__all__ = ["RootConfig", "camera_relative_root", "fit_root_translation", "smooth_root", "root_weights"]
+__all__ = ["CameraRoot", "RootConfig", "camera_root", "fit_root_translation", "smooth_root", "root_weights"]

@@ -1,7 +1,9 @@
 // Independent reader: load an FBX, GLB or BVH file with three.js's own loaders under Node and
 // print what they see as JSON on stdout:
 //   {"loader": "...", "bones": [{"name", "parent"}], "clips": [{"name", "duration_s", "tracks",
-//    "keys", "times": [first, second, last]}], "positions": {...}}
+//    "keys", "times": [first, second, last]}], "rest": {bone: [x, y, z]}, "positions": {...}}
+// "rest": every bone's world position as loaded, before any animation is applied (the file's
+// default node transforms).
 // Usage: node read.mjs FILE [--frames N]   (N: also print world positions of every bone at the
 // first N keyframe times, metres as the file stores them after the loader's own conversions)
 import { readFileSync } from 'node:fs';
@@ -88,8 +90,13 @@ async function main() {
   const path = args[0];
   const nFrames = args.includes('--frames') ? Number(args[args.indexOf('--frames') + 1]) : 0;
   const { loader, root, clips } = await load(path);
+  root.updateMatrixWorld(true);
+  const rest = {};
+  const v = new THREE.Vector3();
+  root.traverse((o) => { if (o.isBone) rest[fileName(o)] = o.getWorldPosition(v).toArray(); });
   const report = {
     loader,
+    rest,
     three: THREE.REVISION,
     bones: boneList(root),
     clips: clips.map((c) => {
