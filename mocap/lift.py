@@ -20,11 +20,13 @@ root-relative 3D. What differs:
   are zeroed, as in training, where dropouts and occlusions are simulated.
 - Outputs are metres in the view frame, relative to the hip centre, rotated back into the
   camera's axes, then converted to the internal frame (docs/conventions.md).
+- The picture is also lifted mirrored (left and right swapped, x negated in the view frame),
+  the result mirrored back and the two averaged (test-time flipping, as in VideoPose3D).
 - The network runs at 24 fps (the training data's rate): the inputs are resampled to a 24 fps
   grid and the outputs interpolated back onto the clip's own timestamps.
 
 Landmarks the network does not lift (face, hands, feet) keep BlazePose's offset from the body
-point they hang from (mocap.solve.refine.BONES), so the rig still gets a head, hands and feet.
+point they hang from (the rig's depth tree, mocap/rigs/humanoid.json), so the rig still gets a head, hands and feet.
 
 Weights: `mocap/models/depth_lifter.npz` (float16, loaded lazily on first use, numpy only).
 """
@@ -176,7 +178,11 @@ def lift_points_cv(rays_cv: np.ndarray, visibility: np.ndarray, times_s: np.ndar
     grid = times_s[0] + np.arange(int(np.floor(span * MODEL_FPS + 1e-6)) + 1) / MODEL_FPS
     feats, R = network_inputs(rays_cv, visibility, n / max(span, 1e-6) if n > 1 else MODEL_FPS)
     feats_grid = np.stack([np.interp(grid, times_s, f) for f in feats.T], axis=1) if n > 1 else feats
-    out_grid = lifter(feats_grid).reshape(len(feats_grid), -1)
+    out_grid = lifter(feats_grid)
+    # test-time mirroring: lift the mirrored picture too, mirror it back and average
+    mirrored = feats_grid.reshape(len(feats_grid), -1, 3)[:, MIRROR] * np.array([-1.0, 1.0, 1.0], np.float32)
+    out_grid = 0.5 * (out_grid + lifter(mirrored.reshape(len(feats_grid), -1))[:, MIRROR] * np.array([-1.0, 1.0, 1.0]))
+    out_grid = out_grid.reshape(len(feats_grid), -1)
     out = np.stack([np.interp(times_s, grid, o) for o in out_grid.T], axis=1) if n > 1 else out_grid
     out = out.reshape(n, -1, 3)
     out -= 0.5 * (out[:, HIPS[0]] + out[:, HIPS[1]])[:, None]
@@ -189,12 +195,15 @@ def lift_tracks(tracks: LandmarkTracks, camera: Camera, lifter: DepthLifter | No
 
     tracks: smoothed, gap-filled (mocap.smooth.smooth_tracks); camera: the video's camera.
     Returns a copy with world_m (T, L, 3) replaced for the 12 body joints (internal frame,
-    metres, hip-centred); other landmarks keep BlazePose's offset from their parent point.
+    metres, hip-centred); other landmarks keep BlazePose's offset from their parent point
+    in the rig's depth tree.
     blend < 1 fuses instead: blend x learned + (1 - blend) x BlazePose's joints, the latter
     scaled to the learned pose's size (median over the clip).
     Raises MocapError if the weights cannot be read or the hips are never seen.
     """
-    from mocap.solve.refine import BONES, NECK_BASE, PELVIS
+    from mocap.rig import columns, derived_point, load_rig
+
+    rig = load_rig()
 
     index = {n: i for i, n in enumerate(tracks.names)}
     missing = [n for n in LIFT_POINTS if n not in index]
@@ -214,17 +223,11 @@ def lift_tracks(tracks: LandmarkTracks, camera: Camera, lifter: DepthLifter | No
         lifted = np.where(np.isfinite(scaled), blend * lifted + (1.0 - blend) * scaled, lifted)
     out[:, body] = lifted
 
-    def point(arr: np.ndarray, name: str) -> np.ndarray:
-        if name == PELVIS:
-            return 0.5 * (arr[:, index["left_hip"]] + arr[:, index["right_hip"]])
-        if name == NECK_BASE:
-            return 0.5 * (arr[:, index["left_shoulder"]] + arr[:, index["right_shoulder"]])
-        return arr[:, index[name]]
-
-    for parent, child in BONES:  # parents first: hang the rest on the lifted body
-        if child in BODY_POINTS or child in (PELVIS, NECK_BASE) or child not in index:
+    for parent, child in rig.depth_tree.bones:  # parents first: hang the rest on the lifted body
+        if child in BODY_POINTS or child not in index:
             continue
-        out[:, index[child]] = point(out, parent) + (point(bp, child) - point(bp, parent))
+        offset = tracks.world_m[:, index[child]] - derived_point(rig, parent, columns(tracks.names, bp))
+        out[:, index[child]] = derived_point(rig, parent, columns(tracks.names, out)) + offset
     bad = ~np.isfinite(out)
     out[bad] = bp[bad]
     return replace(tracks, world_m=out)
