@@ -1,7 +1,8 @@
 """Learned depth against BlazePose's depth, side by side with raw BlazePose, in one run (issue 14).
 
 For every clip of each set, the full pipeline runs once per depth prior (`--depth blazepose`,
-`--depth learned`, and the fused variant `learned:W`, W the learned share) and the exported BVH
+`--depth learned`, fused with BlazePose's 3D at the default share, and `learned:W`, W the
+learned share: 1.0 = in place of BlazePose's) and the exported BVH
 is measured exactly as benchmarks/accuracy.py measures it (its evaluate_clip, same metrics,
 same raw BlazePose reference). Sets: the 13 dev clips (../shared/data/synthetic) and any folder
 of clips rendered with ../shared/tools/synth (benchmarks/render_heldout.sh). On the real clips:
@@ -10,7 +11,7 @@ prior (landmark cache on, so detection is not timed; docs/benchmarks.md has the 
 
     MOCAP_CACHE_DIR=/tmp/mocap-cache .venv/bin/python benchmarks/depth_compare.py \\
         --set dev=../shared/data/synthetic --set heldout=/tmp/depth-heldout \\
-        --depth blazepose,learned [--real '*'] [--out docs/accuracy.md]
+        --depth blazepose,learned:1.0,learned [--real '*'] [--out docs/accuracy.md]
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ BAR = {"pa_mpjpe": 0.8, "limb": 0.6}  # issue 14; accel and skate: no worse than
 
 
 def options_for(depth: str) -> ConvertOptions:
-    """`blazepose`, `learned`, or `learned:W` (fused: W = share of the learned pose)."""
+    """`blazepose`, `learned` (the product's default blend), or `learned:W` (W = share of the
+    learned pose; 1.0 = the learned pose in place of BlazePose's)."""
     if ":" in depth:
         mode, w = depth.split(":")
         return ConvertOptions(depth=mode, depth_blend=float(w))

@@ -145,7 +145,7 @@ def convert(
     ] = None,
     depth: Annotated[
         Depth,
-        typer.Option("--depth", help="Depth prior for the pose: blazepose (its own 3D) or learned (a network lifting its 2D; see docs/motion-quality.md)."),
+        typer.Option("--depth", help="Depth prior for the pose: blazepose (its own 3D) or learned (a network lifting its 2D, averaged with BlazePose's 3D; see docs/motion-quality.md)."),
     ] = Depth.BLAZEPOSE,
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")

@@ -2,7 +2,8 @@
 
 A stage LandmarkTracks -> LandmarkTracks: it replaces the body joints of `world_m` (BlazePose's
 metric 3D, the solver's depth prior) by the output of a small network trained on real motion
-capture (CMU, 8.5 h, projected through random virtual cameras; training/train_depth.py, the
+capture, or averages the two (`blend`; the pipeline's `--depth learned` uses 0.5, which scored
+best on the benchmark) (CMU, 8.5 h, projected through random virtual cameras; training/train_depth.py, the
 data, split and figures are in docs/motion-quality.md). The solver (mocap.solve) is unchanged:
 it fits the root, refines the pose onto the 2D and builds the rig from whatever `world_m` holds.
 

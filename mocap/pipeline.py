@@ -51,7 +51,7 @@ class ConvertOptions:
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
     depth: Depth = Depth.BLAZEPOSE  # the solver's depth prior: BlazePose's 3D or the learned lifter
-    depth_blend: float = 1.0  # with depth=learned: share of the learned pose (1: learned only; mocap.lift)
+    depth_blend: float = 0.5  # with depth=learned: share of the learned pose, the rest BlazePose's (mocap.lift; 0.5 measured best)
     fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
     camera_sidecar: bool = True  # write <stem>.camera.json (the solver's camera, for `mocap preview`)
     preview: bool = False  # write <stem>.preview.mp4: skeleton over the video beside a 3D view
