@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 OUT    := out/demo
 
-.PHONY: demo test venv readers bench clean
+.PHONY: demo test venv readers bench clean addon dist
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,16 @@ test: venv readers
 bench: venv
 	$(PY) benchmarks/bench_pipeline.py
 
+# The Blender extension zip (dist/mocap-<version>.zip): `blender --command extension build`
+# when a Blender 4.2+ is on PATH, else the same layout by hand (scripts/build_addon.py).
+addon: venv
+	$(PY) scripts/build_addon.py --out dist
+
+# The engine's wheel and sdist (dist/mocap_video-<version>-py3-none-any.whl), for
+# `pipx install dist/mocap_video-*.whl` (docs/addon.md).
+dist: venv
+	$(PY) -m pip install --quiet build
+	$(PY) -m build --outdir dist .
+
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache dist build

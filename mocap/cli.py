@@ -1,7 +1,8 @@
 """The `mocap` command line (typer). Thin: parses options, shows progress, calls pipeline.
 
 Exit codes: 0 success; 2 bad input or usage; 3 detection could not run; 4 no person;
-5 an output could not be written; 6 a malformed file; 1 anything else mocap reports.
+5 an output could not be written; 6 a malformed file; 7 a live stream could not be sent
+(no receiver listened for the whole stream, unknown host); 1 anything else mocap reports.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class Model(str, enum.Enum):
 class Units(str, enum.Enum):
     cm = "cm"
     m = "m"
+
+
+class ProgressMode(str, enum.Enum):
+    bar = "bar"
+    json = "json"
 
 
 def _version(value: bool) -> None:
@@ -112,7 +118,13 @@ def convert(
             "Default: beside the video."
         ),
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text).")] = "bvh",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f",
+            help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text), json (motion for the Blender add-on).",
+        ),
+    ] = "bvh",
     start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,
     end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
     smoothing: Annotated[
@@ -165,6 +177,10 @@ def convert(
         Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    progress: Annotated[
+        ProgressMode,
+        typer.Option("--progress", help="bar: on the terminal; json: one JSON event per line on stdout (docs/addon.md)."),
+    ] = ProgressMode.bar,
 ) -> None:
     """Convert a video of one person into motion-capture files."""
     from mocap.errors import MocapError
@@ -194,6 +210,10 @@ def convert(
         preview=preview,
         report_path=report,
     )
+    _stop_on_sigterm()
+    if progress is ProgressMode.json:
+        _convert_json(video, out, options)
+        return
     from mocap.progress import ConvertProgress
 
     with ConvertProgress(enabled=not quiet) as bar:
@@ -208,10 +228,38 @@ def convert(
         print_summary(result)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (the add-on's Cancel) unwinds like Ctrl-C, so atomic writers remove their temp files."""
+    import signal
+
+    def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread (tests calling the command in a thread)
+        pass
+
+
+def _convert_json(video: Path, out: str | None, options) -> None:
+    """convert with the --progress json event stream (mocap/progress_json.py) on stdout."""
+    from mocap.errors import MocapError
+    from mocap.pipeline import convert as run_convert
+    from mocap.progress_json import JsonProgress
+
+    events = JsonProgress()
+    try:
+        result = run_convert(video, out, options, progress=events.advance, on_info=events.start)
+    except MocapError as exc:
+        events.fail(str(exc), exc.exit_code)
+        raise _fail(exc) from exc
+    events.finish(result)
+
+
 @app.command("preview")
 def preview_command(
     video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The source video.")],
-    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The BVH mocap convert wrote from it.")],
+    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The motion file mocap convert wrote from it (.bvh; .fbx/.glb/.usdc/.usda need bpy).")],
     out: Annotated[Path | None, typer.Option("-o", "--out", dir_okay=False, help="Output .mp4 (default: <motion>.preview.mp4).")] = None,
     camera: Annotated[
         Path | None, typer.Option("--camera", dir_okay=False, help="Camera sidecar (default: <motion>.camera.json beside it).")
@@ -273,3 +321,100 @@ def info(
     typer.echo(f"frames:      {meta.frame_count}")
     typer.echo(f"duration:    {meta.duration_s:.3f} s")
     typer.echo(f"codec:       {meta.codec}")
+
+
+def parse_receiver(text: str) -> tuple[str, int]:
+    """'HOST:PORT' (IPv6: '[::1]:39539') -> (host, port)."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{text!r}: give a receiver as HOST:PORT, such as 192.168.1.20:39539")
+    return host, int(port)
+
+
+@app.command()
+def live(
+    camera: Annotated[int | None, typer.Option("--camera", min=0, help="Camera index (0 = the first camera).")] = None,
+    video: Annotated[
+        Path | None,
+        typer.Option("--video", exists=True, dir_okay=False, readable=True, help="Stream a video file at real-time pace."),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Receiver's address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Receiver's UDP port (VMC's default: 39539).")] = 39539,
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="Another receiver, HOST:PORT (repeat for several).")
+    ] = None,
+    model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
+    fov: Annotated[
+        float | None, typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default 79.5).")
+    ] = None,
+    min_cutoff: Annotated[
+        float, typer.Option("--min-cutoff", min=0.01, help="One Euro filter: cut-off in Hz when still (lower: less jitter, more lag).")
+    ] = 1.5,
+    beta: Annotated[
+        float, typer.Option("--beta", min=0.0, help="One Euro filter: Hz added per m/s of speed (higher: less lag when moving).")
+    ] = 2.0,
+    root_motion: Annotated[
+        RootMotion, typer.Option("--root-motion", help="Hip travel: full, horizontal or off.")
+    ] = RootMotion.FULL,
+    foot_lock: Annotated[
+        FootLock, typer.Option("--foot-lock", help="on: planted feet carry the hips; off: the camera's hip path.")
+    ] = FootLock.ON,
+    every_frame: Annotated[
+        bool, typer.Option("--every-frame", help="--video: process every frame even when behind (default: skip late frames).")
+    ] = False,
+    frames: Annotated[int | None, typer.Option("--frames", min=1, help="Stop after this many frames.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line or summary.")] = False,
+) -> None:
+    """Stream a camera or a video as a live skeleton over the VMC protocol (OSC/UDP).
+
+    Receivers: VSeeFace, Warudo, VNyan, EVMC4U (Unity), VRM4U (Unreal), VMC4B and mocap's own
+    Blender add-on. Ctrl-C stops. The stream is described in docs/live.md.
+    """
+    import sys
+
+    from mocap.errors import MocapError
+    from mocap.live import median_ms, percentile_ms, run_live
+    from mocap.live.causal import LiveConfig
+    from mocap.live.one_euro import OneEuroConfig
+
+    if (camera is None) == (video is None):
+        raise typer.BadParameter("give either --camera N or --video FILE")
+    targets = [(host, port)] + [parse_receiver(t) for t in (to or [])]
+    cfg = LiveConfig(landmarks=OneEuroConfig(min_cutoff_hz=min_cutoff, beta=beta), root_motion=root_motion,
+                     foot_lock=foot_lock)
+
+    def warn(text: str) -> None:
+        typer.echo(f"warning: {text}", err=True)
+
+    tty = sys.stderr.isatty() and not quiet
+
+    def status(s) -> None:
+        typer.echo(f"\r{s.frames} frames, {s.fps:.1f} fps, {s.dropped} skipped, {median_ms(s.process_ms[-60:]):.0f} ms/frame ",
+                   err=True, nl=False)
+
+    try:
+        from mocap.live.source import CameraSource, VideoSource
+
+        source = CameraSource(camera) if video is None else VideoSource(video, drop_late=not every_frame)
+        where = ", ".join(f"{h}:{p}" for h, p in targets)
+        if not quiet:
+            typer.echo(f"streaming {source.name} ({source.width_px}x{source.height_px}, {source.fps:.0f} fps) "
+                       f"to {where} (VMC); Ctrl-C stops", err=True)
+        summary = run_live(source, targets, width_px=source.width_px, height_px=source.height_px, fps=source.fps,
+                           cfg=cfg, model=model.value, fov_deg=fov, focal_length_35mm_mm=source.focal_length_35mm_mm,
+                           max_frames=frames, warn=warn, status=status if tty else None, name=source.name)
+    except MocapError as exc:
+        if tty:
+            typer.echo("", err=True)
+        raise _fail(exc) from exc
+    if tty:
+        typer.echo("", err=True)
+    if not quiet:
+        ms = summary.process_ms
+        typer.echo(
+            f"sent {summary.sent} poses from {summary.frames} frames in {summary.wall_s:.1f} s ({summary.fps:.1f} fps); "
+            f"{summary.dropped} frames skipped to keep pace; no person in {summary.no_person}; "
+            f"per frame {median_ms(ms):.0f} ms median ({median_ms(summary.detect_ms):.0f} ms detection), "
+            f"{percentile_ms(ms, 95):.0f} ms 95th percentile"
+        )

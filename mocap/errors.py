@@ -43,3 +43,10 @@ class FormatError(MocapError):
     """A file mocap reads (BVH, landmark cache) is malformed. Message carries the line number."""
 
     exit_code = 6
+
+
+class StreamError(MocapError):
+    """A live stream cannot be sent or received: unknown receiver host, nothing listening
+    for the whole stream, a port already in use."""
+
+    exit_code = 7

@@ -27,7 +27,7 @@ from mocap.timeseries import runs
 from mocap.solve import MotionConfig, Solution, solve_full
 from mocap.timeline import Retiming, to_constant_rate
 
-FORMATS = ("bvh", "fbx", "glb", "usd", "usda")
+FORMATS = ("bvh", "fbx", "glb", "usd", "usda", "json")  # json: canonical motion for the Blender add-on
 SUFFIXES = {"usd": "usdc"}  # file extension where it differs from the format's name
 BLENDER_FORMATS = ("fbx", "glb", "usd", "usda")
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
@@ -212,10 +212,13 @@ def write_outputs(
     options: ConvertOptions,
     contacts: Path | None = None,
     camera: tuple[Path, object] | None = None,
+    extra: dict[str, tuple[Path, Callable[[Path], object]]] | None = None,
 ) -> dict[str, Path]:
     """Write every requested format with the rig preset's bone names, the contacts
-    sidecar to `contacts` when given and the motion has contacts, and the camera sidecar
-    when `camera` = (path, mocap.preview.CameraFile) is given.
+    sidecar to `contacts` when given and the motion has contacts, the camera sidecar
+    when `camera` = (path, mocap.preview.CameraFile) is given, and each `extra` file
+    (name -> (path, writer)): writer(staged_path) writes it, in the order given, after the
+    others (convert's preview and report).
 
     All files are committed together or none is (mocap.atomic.atomic_paths): on any
     failure (a folder in the way, permission denied, disk full, Blender's exporter) no file
@@ -234,6 +237,9 @@ def write_outputs(
         targets["contacts"] = Path(contacts)
     if camera is not None:
         targets["camera"] = Path(camera[0])
+    extra = extra or {}
+    for name, (path, _) in extra.items():
+        targets[name] = Path(path)
     with atomic_paths(targets) as staged:
         for fmt, path in staged.items():
             if fmt == "bvh":
@@ -246,10 +252,16 @@ def write_outputs(
 
                 writer = {"fbx": write_fbx, "glb": write_glb}.get(fmt, write_usd)
                 writer(motion, path, preset, blender_exe=options.blender_exe)
+            elif fmt == "json":
+                from mocap.export.motion_json import write_motion_json
+
+                write_motion_json(motion, path)
             elif fmt == "camera":
                 from mocap.preview.camera_file import write_camera_file
 
                 write_camera_file(path, camera[1])
+            elif fmt in extra:
+                extra[fmt][1](path)
             else:  # the contacts sidecar
                 from mocap.export.contacts_json import write_contacts
 
@@ -267,7 +279,13 @@ def convert(
     """Video file -> motion files. Raises a MocapError subclass on bad input."""
     video = Path(video)
     paths = output_paths(video, out, options.formats)
-    check_outputs_possible(options, paths)
+    first = next(iter(paths.values()))
+    planned = dict(paths)
+    if options.preview:
+        planned["preview"] = first.with_name(f"{first.stem}.preview.mp4")
+    if options.report_path is not None:
+        planned["report"] = Path(options.report_path)
+    check_outputs_possible(options, planned)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info, tracks = probe_and_detect(video, options, progress, on_info)
@@ -277,18 +295,20 @@ def convert(
     smoothed, solved, camera = solve_take(tracks, options, name=video.stem, info=info)
     motion = solved.motion
     timings["solve"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
     sidecar = contacts_path(paths) if options.contacts_sidecar else None
     camera_file = None
-    if options.camera_sidecar and solved.camera_pose is not None:
+    if options.camera_sidecar:
         from mocap.preview.camera_file import CameraFile, camera_file_path
 
-        camera_file = (camera_file_path(next(iter(paths.values()))),
+        camera_file = (camera_file_path(first),
                        CameraFile(camera, solved.camera_pose, motion.fps, motion.n_frames, motion.start_time_s,
                                   options.rig, video.name, options.units, info.content_hash))
-    outputs = write_outputs(motion, paths, options, contacts=sidecar, camera=camera_file)
-    first = next(iter(paths.values()))
-    timings["write"] = time.perf_counter() - t2
+    outputs = dict(paths)
+    if sidecar is not None and motion.contacts is not None:
+        outputs["contacts"] = sidecar
+    if camera_file is not None:
+        outputs["camera"] = camera_file[0]
+    outputs.update({k: planned[k] for k in ("preview", "report") if k in planned})
     result = ConvertResult(
         video=info,
         motion=motion,
@@ -305,19 +325,37 @@ def convert(
         camera=camera,
         options=options,
     )
-    if options.preview and solved.camera_pose is not None:
+    # The preview and the report are written inside the same transaction as the motion
+    # files: all of them appear, or none (mocap.atomic.atomic_paths).
+    made: dict[str, object] = {}
+
+    def write_preview(path: Path) -> None:
         from mocap.preview.render import PreviewMotion, render_preview
 
-        t3 = time.perf_counter()
-        preview = render_preview(info, PreviewMotion.from_motion(motion), camera, solved.camera_pose,
-                                 first.with_name(f"{first.stem}.preview.mp4"), height_px=options.preview_height_px)
-        timings["preview"] = time.perf_counter() - t3
-        result = replace(result, outputs={**outputs, "preview": preview.path}, preview=preview)
-    if options.report_path is not None:
+        t = time.perf_counter()
+        made["preview"] = render_preview(info, PreviewMotion.from_motion(motion), camera, solved.camera_pose,
+                                         path, height_px=options.preview_height_px)
+        timings["preview"] = time.perf_counter() - t
+
+    def write_report_to(path: Path) -> None:
         from mocap.report import write_report
 
-        t4 = time.perf_counter()
-        report = write_report(result, options.report_path)
-        timings["report"] = time.perf_counter() - t4
-        result = replace(result, outputs={**result.outputs, "report": report})
-    return result
+        t = time.perf_counter()
+        preview = made.get("preview")
+        if preview is not None:  # thumbnails yes; the path the user will find, not the staged one
+            preview = replace(preview, path=planned["preview"])
+        write_report(replace(result, preview=preview), path)
+        timings["report"] = time.perf_counter() - t
+
+    extra = {}
+    if "preview" in planned:
+        extra["preview"] = (planned["preview"], write_preview)
+    if "report" in planned:
+        extra["report"] = (planned["report"], write_report_to)
+    t2 = time.perf_counter()
+    write_outputs(motion, paths, options, contacts=sidecar, camera=camera_file, extra=extra)
+    timings["write"] = time.perf_counter() - t2 - timings.get("preview", 0.0) - timings.get("report", 0.0)
+    preview = made.get("preview")
+    if preview is not None:
+        preview = replace(preview, path=planned["preview"])
+    return replace(result, preview=preview)

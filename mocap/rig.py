@@ -158,7 +158,11 @@ def load_rig(name: str = "humanoid") -> RigTemplate:
     """Load mocap/rigs/<name>.json. Raises RigError when it names a joint or point that
     does not exist (every name is checked here, so the stages can trust them)."""
     text = resources.files("mocap.rigs").joinpath(f"{name}.json").read_text()
-    data = json.loads(text)
+    return rig_from_json(json.loads(text), name)
+
+
+def rig_from_json(data: dict, name: str = "rig") -> RigTemplate:
+    """A RigTemplate from the parsed JSON of a rig file (`name` for messages); RigError as load_rig."""
     try:
         joints = tuple(_joint_from_json(j) for j in data["joints"])
         spine = data["spine"]

@@ -65,3 +65,25 @@ def test_internal_and_opencv_axes():
 def test_rejects_impossible_fov():
     with pytest.raises(ValueError):
         Camera.from_fov(640, 480, 180)
+
+
+def test_camera_pose_from_the_solver_transform_and_look_at():
+    from scipy.spatial.transform import Rotation
+
+    from mocap.camera import CameraPose
+
+    rng = np.random.default_rng(1)
+    r = Rotation.from_rotvec([0.1, -0.3, 0.05]).as_matrix()  # levelling rotation, world <- camera
+    t = np.array([-0.4, -1.1, 2.5])
+    pose = CameraPose.from_world_from_camera(r, t)
+    cam_internal = rng.uniform(-2, 2, size=(20, 3))
+    world = cam_internal @ r.T + t
+    assert pose.cv_from_world(world) == pytest.approx(cv_from_internal(cam_internal))
+    assert pose.position_m == pytest.approx(t)  # the camera's centre: internal origin
+    # look_at: the target on the optical axis, straight ahead, image-up toward +Y
+    eye, target = np.array([1.0, 2.0, 4.0]), np.array([0.0, 1.0, 0.0])
+    view = CameraPose.look_at(eye, target)
+    cv = view.cv_from_world(np.stack([target, target + [0, 0.5, 0]]))
+    assert cv[0, :2] == pytest.approx([0.0, 0.0], abs=1e-12) and cv[0, 2] == pytest.approx(np.linalg.norm(target - eye))
+    assert cv[1, 1] < 0  # higher in the world is up in the image (OpenCV y down)
+    assert view.position_m == pytest.approx(eye)

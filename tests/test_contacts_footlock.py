@@ -11,21 +11,14 @@ from pose_fixtures import t_pose_world, tracks_from
 from mocap.data import FootContacts
 from mocap.evaluate import ground_contacts
 from mocap.export.contacts_json import read_contacts, write_contacts
-from mocap.kinematics import global_transforms
 from mocap.rig import RigError
 from mocap.solve import MotionConfig, solve_motion
 from mocap.solve.contacts import ContactConfig, clean_runs, detect_contacts, hysteresis
 from mocap.solve.footlock import lock_feet, lock_targets, two_bone_ik
-from mocap.solve.pose import contact_paths_m
+from mocap.solve.pose import motion_contact_paths_m
 from mocap.timeseries import run_ranges
 
 CONTACT_GT = {"left_toe": "l_toe", "right_toe": "r_toe", "left_heel": "l_ankle", "right_heel": "r_ankle"}
-
-
-def foot_contact_paths(motion, fitted):
-    """World paths (T, 3) of the motion's contact points (forward kinematics of the Motion)."""
-    pos, rot = global_transforms(motion.skeleton, motion.root_position_m, motion.rotations_xyzw)
-    return contact_paths_m(fitted, pos, rot)
 
 
 @pytest.mark.parametrize("name", ["dev_bandai_walk_mannequin_front", "dev_bandai_dance_mannequin_45"])
@@ -62,7 +55,7 @@ def test_two_sided_hysteresis_reaches_back_as_far_as_forward():
     assert hysteresis(on, stay).tolist() == [0, 0, 0, 1, 1, 0, 0]
     assert hysteresis(on, stay, two_sided=True).tolist() == [0, 0, 1, 1, 1, 0, 0]
     # The speed-blind first pass has nothing to stop it reaching into a moving descent.
-    assert ContactConfig().two_sided and not ContactConfig().height_only().two_sided
+    assert not ContactConfig(two_sided=True).height_only().two_sided
 
 
 def _walking_motion(n=60):
@@ -81,8 +74,8 @@ def test_lock_feet_holds_planted_feet_and_keeps_the_rest():
     names = ("left_heel", "left_toe", "right_heel", "right_toe")
     contacts = FootContacts(names, np.ones((n, 4), bool), motion.fps)
     locked = lock_feet(motion, fitted, contacts)
-    before = foot_contact_paths(motion, fitted)
-    after = foot_contact_paths(locked, fitted)
+    before = motion_contact_paths_m(motion, fitted)
+    after = motion_contact_paths_m(locked, fitted)
     for name in names:
         assert np.ptp(before[name][:, 2]) > 0.09  # sliding 10 cm before
         assert np.ptp(after[name], axis=0).max() < 1e-3  # held to a millimetre
@@ -103,7 +96,7 @@ def test_out_of_reach_lowers_the_hips():
     contacts = FootContacts(("left_heel", "left_toe", "right_heel", "right_toe"), np.ones((n, 4), bool), motion.fps)
     locked = lock_feet(lifted, fitted, contacts)
     assert (locked.root_position_m[:, 1] < lifted.root_position_m[:, 1] - 0.05).all()
-    after = foot_contact_paths(locked, fitted)
+    after = motion_contact_paths_m(locked, fitted)
     assert np.abs(after["left_heel"][:, 1]).max() < 0.01
 
 

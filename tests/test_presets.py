@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mocap.data import Motion, Skeleton
-from mocap.presets import DEFAULT_PRESET, PresetError, apply_preset, list_presets, load_preset
+from mocap.presets import DEFAULT_PRESET, PresetError, apply_preset, list_presets, load_preset, resolve_preset
 
 CANONICAL = tuple(j["name"] for j in json.loads((resources.files("mocap") / "rigs" / "humanoid.json").read_text())["joints"])
 
@@ -31,7 +31,7 @@ def _motion() -> Motion:
 
 def test_shipped_presets() -> None:
     assert list_presets() == ["mixamo", "rigify", "ue5", "unity", "vrm"]
-    assert DEFAULT_PRESET == "mixamo"
+    assert resolve_preset(None) == load_preset(DEFAULT_PRESET)  # no preset given: the default one
 
 
 @pytest.mark.parametrize("name", ["mixamo", "rigify", "ue5", "unity", "vrm"])

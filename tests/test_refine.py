@@ -64,7 +64,7 @@ def _synthetic_tracks(shared_data, name, depth_error_deg, rng):
     return tracks, true_int, pelvis, cam, idx
 
 
-def refine_world(tracks, pelvis, cam, cfg):
+def refined_world(tracks, pelvis, cam, cfg):
     """The refined world landmarks (T, 33, 3) with the true hip path as the camera root."""
     return refine_pose(tracks, CameraRoot(pelvis, tracks.fps), cam, RIG, cfg).tracks.world_m
 
@@ -85,7 +85,7 @@ def test_refinement_recovers_limb_directions_from_2d(shared_data, name):
     tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, name, 25.0, rng)
     truth = true_int - pelvis[:, None]
     before = _direction_error_deg(tracks.world_m, truth, idx)
-    refined = refine_world(tracks, pelvis, cam, SKELETAL)
+    refined = refined_world(tracks, pelvis, cam, SKELETAL)
     after = _direction_error_deg(refined, truth, idx)
     assert before > 12.0
     assert after < 0.6 * before
@@ -101,7 +101,7 @@ def test_refinement_recovers_limb_directions_from_2d(shared_data, name):
 def test_bone_lengths_are_constant_over_time(shared_data):
     rng = np.random.default_rng(2)
     tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, "dev_scifi_walk_45", 20.0, rng)
-    refined = refine_world(tracks, pelvis, cam, SKELETAL)
+    refined = refined_world(tracks, pelvis, cam, SKELETAL)
     for a, b in LIMBS:
         length = np.linalg.norm(refined[:, idx[b]] - refined[:, idx[a]], axis=1)
         assert length.std() < 1e-6 * length.mean() + 1e-9
@@ -110,8 +110,8 @@ def test_bone_lengths_are_constant_over_time(shared_data):
 def test_hip_landmarks_are_raised_to_the_skeletal_hip_joints(shared_data):
     rng = np.random.default_rng(3)
     tracks, true_int, pelvis, cam, idx = _synthetic_tracks(shared_data, "dev_scifi_walk_45", 20.0, rng)
-    plain = refine_world(tracks, pelvis, cam, SKELETAL)
-    raised = refine_world(tracks, pelvis, cam, RefineConfig(hip_raise=0.1))
+    plain = refined_world(tracks, pelvis, cam, SKELETAL)
+    raised = refined_world(tracks, pelvis, cam, RefineConfig(hip_raise=0.1))
     up_plain = 0.5 * (plain[:, idx["left_shoulder"]] + plain[:, idx["right_shoulder"]])  # pelvis at the origin
     # Both hips move up the trunk by 10% of its length; the result is hip-centred on the new hips.
     np.testing.assert_allclose(raised - raised[:, [idx["left_knee"]]], plain - plain[:, [idx["left_knee"]]] +
@@ -137,7 +137,7 @@ def test_2d_glitches_of_an_occluded_limb_do_not_stretch_its_bone(shared_data):
                               pixels, tracks.world_m, tracks.visibility, tracks.detected)
 
     def upper_arm(cfg):
-        refined = refine_world(glitched, pelvis, cam, cfg)
+        refined = refined_world(glitched, pelvis, cam, cfg)
         return np.median(np.linalg.norm(refined[:, elbow] - refined[:, shoulder], axis=1))
 
     assert upper_arm(RefineConfig(hip_raise=0.0, length_cap=np.inf)) > 1.3 * true_len  # the failure, uncapped

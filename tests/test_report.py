@@ -61,6 +61,19 @@ def test_report_loads_in_chromium_and_shows_its_plots(report: Path, tmp_path: Pa
 
 
 @pytest.mark.mediapipe
+def test_report_without_a_preview_still_has_thumbnails(tmp_path: Path) -> None:
+    cache = os.environ.get("MOCAP_CACHE_DIR") or str(tmp_path / "cache")
+    path = tmp_path / "only.html"
+    result = runner.invoke(app, ["convert", str(SAMPLE), "-o", str(tmp_path / "take"), "--report", str(path),
+                                 "--cache-dir", cache, "-q"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "take.preview.mp4").exists()
+    page = render(path)
+    assert page.console_errors == [] and page.body_attrs.get("data-plots-loaded") == str(len(PLOT_IDS))
+    assert page.dom.count('class="thumb"') == 4
+
+
+@pytest.mark.mediapipe
 def test_the_checker_catches_a_broken_page(report: Path, tmp_path: Path) -> None:
     text = report.read_text(encoding="utf-8")
     broken = tmp_path / "broken.html"
@@ -123,3 +136,9 @@ def test_notes_report_unseen_limbs_gaps_and_the_conversion_warnings(tmp_path: Pa
     assert not any("right leg" in w for w in found)
     page = build_report(result)
     assert "Several people in frames 10-20" in page and page.count("class='plot'") == len(PLOT_IDS)
+    # person tracking's findings (ConvertResult.people_max / identity_lost) are shown too
+    object.__setattr__(result, "people_max", 3)
+    object.__setattr__(result, "identity_lost", ((40, 44),))
+    found = notes(result)
+    assert any(w.startswith("Up to 3 people in view") for w in found)
+    assert any(w.startswith("Frames 40-44: the pose was another person's") for w in found)

@@ -19,6 +19,7 @@ import contextlib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,89 @@ def _empty_tracks(info: VideoInfo, n: int) -> dict[str, np.ndarray]:
     }
 
 
+@dataclass(frozen=True)
+class PoseSample:
+    """BlazePose's answer for one frame. image_xy_px (L, 2) pixels; world_m (L, 3) metres,
+    internal frame, hip-centred; visibility (L,); all NaN / 0 when detected is False."""
+
+    image_xy_px: np.ndarray
+    world_m: np.ndarray
+    visibility: np.ndarray
+    detected: bool
+
+
+class PoseGraph:
+    """BlazePose GHUM in video (tracking) mode, one frame at a time: a context manager.
+
+    Used by detect_landmarks (offline) and mocap.live (frame by frame). `process(frame)`
+    returns a PoseSample; the graph's own 30-fps landmark filter is off unless
+    `mediapipe_smoothing`. Raises DetectionError if the model cannot be loaded or the
+    graph fails on a frame.
+    """
+
+    def __init__(self, model: str = "full", *, mediapipe_smoothing: bool = False, name: str = "") -> None:
+        _check_model_name(model)
+        ensure_model(model)
+        try:
+            from mediapipe.python.solutions import pose as mp_pose
+        except ImportError as exc:
+            raise DetectionError(f"mediapipe cannot be imported ({exc})") from exc
+        self.model = model
+        self._name = name
+        # Native start-up chatter lasts until the first pose has gone through the graph.
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(native_output.silenced(2))
+        try:
+            self._graph = mp_pose.Pose(
+                static_image_mode=False,
+                model_complexity=MODEL_COMPLEXITY[model],
+                smooth_landmarks=mediapipe_smoothing,
+                enable_segmentation=False,
+                min_detection_confidence=0.5,
+                min_tracking_confidence=0.5,
+            )
+        except (RuntimeError, OSError, ValueError) as exc:
+            self._quiet.close()
+            raise DetectionError(f"cannot start the MediaPipe pose graph for model {model!r}: {exc}") from exc
+
+    def __enter__(self) -> PoseGraph:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._quiet.close()
+        self._graph.close()
+
+    def process(self, frame: Frame) -> PoseSample:
+        """Landmarks of one Frame (rgb (H, W, 3) uint8, displayed orientation)."""
+        height, width = frame.rgb.shape[:2]
+        try:
+            result = self._graph.process(frame.rgb)
+        except RuntimeError as exc:
+            raise DetectionError(f"{self._name}: MediaPipe failed on frame {frame.index}: {exc}") from exc
+        finally:
+            self._quiet.close()  # start-up chatter is over once a frame went through
+        if result.pose_landmarks is None or result.pose_world_landmarks is None:
+            return PoseSample(_NAN_XY, _NAN_XYZ, _ZERO_VIS, False)
+        img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
+        wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+        return PoseSample(
+            image_xy_px=img[:, :2] * (width, height) - 0.5,  # pixel centres at integers
+            world_m=wld * _MP_TO_INTERNAL,
+            visibility=np.clip(img[:, 2], 0.0, 1.0),
+            detected=True,
+        )
+
+
+_NAN_XY = np.full((N_LANDMARKS, 2), np.nan)
+_NAN_XYZ = np.full((N_LANDMARKS, 3), np.nan)
+_ZERO_VIS = np.zeros(N_LANDMARKS)
+for _a in (_NAN_XY, _NAN_XYZ, _ZERO_VIS):
+    _a.flags.writeable = False
+
+
 def detect_landmarks(
     info: VideoInfo,
     frames: Iterable[Frame],
@@ -116,70 +200,23 @@ def detect_landmarks(
     exists only to reproduce reference outputs made with MediaPipe's defaults.
     Raises DetectionError if the model cannot be loaded or the graph fails.
     """
-    _check_model_name(model)
-    ensure_model(model)
-    try:
-        from mediapipe.python.solutions import pose as mp_pose
-    except ImportError as exc:
-        raise DetectionError(f"mediapipe cannot be imported ({exc})") from exc
-
     times: list[float] = []
     indices: list[int] = []
-    image_rows: list[np.ndarray] = []
-    world_rows: list[np.ndarray] = []
-    vis_rows: list[np.ndarray] = []
-    found: list[bool] = []
-    nan_xy = np.full((N_LANDMARKS, 2), np.nan)
-    nan_xyz = np.full((N_LANDMARKS, 3), np.nan)
-    zero_vis = np.zeros(N_LANDMARKS)
-    # Native start-up chatter lasts until the first pose has gone through the graph.
-    quiet = contextlib.ExitStack()
-    quiet.enter_context(native_output.silenced(2))
-    try:
-        try:
-            graph = mp_pose.Pose(
-                static_image_mode=False,
-                model_complexity=MODEL_COMPLEXITY[model],
-                smooth_landmarks=mediapipe_smoothing,
-                enable_segmentation=False,
-                min_detection_confidence=0.5,
-                min_tracking_confidence=0.5,
-            )
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise DetectionError(f"cannot start the MediaPipe pose graph for model {model!r}: {exc}") from exc
-        with graph:
-            for frame in frames:
-                height, width = frame.rgb.shape[:2]
-                try:
-                    result = graph.process(frame.rgb)
-                except RuntimeError as exc:
-                    raise DetectionError(f"{info.path}: MediaPipe failed on frame {frame.index}: {exc}") from exc
-                times.append(frame.time_s)
-                indices.append(frame.index)
-                if result.pose_landmarks is None or result.pose_world_landmarks is None:
-                    image_rows.append(nan_xy)
-                    world_rows.append(nan_xyz)
-                    vis_rows.append(zero_vis)
-                    found.append(False)
-                else:
-                    img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
-                    wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
-                    image_rows.append(img[:, :2] * (width, height) - 0.5)  # pixel centres at integers
-                    world_rows.append(wld * _MP_TO_INTERNAL)
-                    vis_rows.append(np.clip(img[:, 2], 0.0, 1.0))
-                    found.append(True)
-                quiet.close()  # start-up chatter is over once a pose went through
-                if progress is not None:
-                    progress(1)
-    finally:
-        quiet.close()
+    samples: list[PoseSample] = []
+    with PoseGraph(model, mediapipe_smoothing=mediapipe_smoothing, name=str(info.path)) as graph:
+        for frame in frames:
+            samples.append(graph.process(frame))
+            times.append(frame.time_s)
+            indices.append(frame.index)
+            if progress is not None:
+                progress(1)
 
     n = len(times)
     arrays = _empty_tracks(info, 0) if n == 0 else {
-        "image_xy_px": np.stack(image_rows),
-        "world_m": np.stack(world_rows),
-        "visibility": np.stack(vis_rows),
-        "detected": np.array(found, dtype=bool),
+        "image_xy_px": np.stack([s.image_xy_px for s in samples]),
+        "world_m": np.stack([s.world_m for s in samples]),
+        "visibility": np.stack([s.visibility for s in samples]),
+        "detected": np.array([s.detected for s in samples], dtype=bool),
     }
     return LandmarkTracks(
         names=BLAZEPOSE_NAMES,

@@ -22,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from mocap import native_output
 from mocap.errors import ExportError
+from mocap.export.blender_schema import Job, Scene, SchemaError
 
 JOB_SCRIPT = Path(__file__).with_name("blender_job.py")
 SUBPROCESS_TIMEOUT_S = 1800.0
@@ -73,7 +73,7 @@ def describe_backend(blender_exe: str | os.PathLike[str] | None = None) -> str:
 
 
 def export_scene(
-    scene: dict[str, Any],
+    scene: Scene,
     fmt: str,
     output: Path,
     blender_exe: str | os.PathLike[str] | None = None,
@@ -90,14 +90,17 @@ def export_scene(
         backend = describe_backend(blender_exe)
     except ExportError as exc:
         raise ExportError(f"{target}: {exc}") from exc
-    job = {"scene": scene, "format": fmt, "output": str(output)}
+    try:
+        job = Job(scene, fmt, str(output))  # validated here; blender_job validates the JSON again
+    except SchemaError as exc:
+        raise ExportError(f"{target}: {exc}") from exc
     if backend == "bpy":
         _run_in_process(job, target)
     else:
         _run_subprocess(job, backend, output, target)
 
 
-def _run_in_process(job: dict[str, Any], target: Path) -> None:
+def _run_in_process(job: Job, target: Path) -> None:
     from mocap.export import blender_job
 
     try:
@@ -107,14 +110,14 @@ def _run_in_process(job: dict[str, Any], target: Path) -> None:
             blender_job.run_job(job)
     except Exception as exc:  # bpy raises RuntimeError/TypeError; JobError from the job itself
         raise ExportError(
-            f"{target}: Blender could not export {job['format'].upper()}: {blender_job.one_line(exc)}"
+            f"{target}: Blender could not export {job.format.upper()}: {blender_job.one_line(exc)}"
         ) from exc
 
 
-def _run_subprocess(job: dict[str, Any], exe: str, output: Path, target: Path) -> None:
+def _run_subprocess(job: Job, exe: str, output: Path, target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="mocap-blender-") as tmp:
         job_path = Path(tmp) / "job.json"
-        job_path.write_text(json.dumps(job), encoding="utf-8")
+        job_path.write_text(json.dumps(job.to_json()), encoding="utf-8")
         cmd = [exe, "-b", "--factory-startup", "--python-exit-code", "1",
                "--python", str(JOB_SCRIPT), "--", str(job_path)]
         try:
@@ -124,4 +127,4 @@ def _run_subprocess(job: dict[str, Any], exe: str, output: Path, target: Path) -
     if proc.returncode != 0 or not output.exists() or output.stat().st_size == 0:
         tagged = [line for line in proc.stderr.splitlines() if line.startswith(_ERROR_TAG)]
         detail = tagged[-1][len(_ERROR_TAG):].strip() if tagged else (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ExportError(f"{target}: {exe} could not export {job['format'].upper()} (exit {proc.returncode}): {detail}")
+        raise ExportError(f"{target}: {exe} could not export {job.format.upper()} (exit {proc.returncode}): {detail}")

@@ -5,10 +5,13 @@ a stand-alone Blender can run it without mocap installed:
 
     blender -b --factory-startup --python blender_job.py -- job.json
 
-job.json: {"scene": <mocap.export.scene.scene_from_motion(...)>, "format": "fbx" | "glb" | "usd",
-"output": "<path>"}. Exit status 0 on success; on failure the last stderr line starts with
-"mocap-export-error:". mocap.export.blender also imports this module and calls `run_job`
-when bpy is importable in-process. bpy is imported inside functions only.
+job.json: a `Job` of mocap/export/blender_schema.py (typed and versioned; this file reads
+it with Job.from_json, which rejects another schema version or a malformed field before
+Blender is touched). That schema module is standard-library only and sits beside this
+file, which imports it from there when mocap itself is not importable. Exit status 0 on
+success; on failure the last stderr line starts with "mocap-export-error:".
+mocap.export.blender also imports this module and calls `run_job` with a Job when bpy is
+importable in-process. bpy is imported inside functions only.
 
 Conventions (Blender frame, bone axes, pose channels): see mocap/export/scene.py and
 mocap/export/fbx_glb.py.
@@ -18,10 +21,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator
 from typing import Any
+
+if __package__:  # imported as mocap.export.blender_job
+    from mocap.export.blender_schema import Job, Scene
+else:  # run as a script (a stand-alone Blender, maybe without mocap): the schema file beside this one
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from blender_schema import Job, Scene  # type: ignore[no-redef]
 
 ERROR_TAG = "mocap-export-error:"
 REST_MATRIX_TOLERANCE = 1e-4
@@ -112,7 +122,7 @@ def reset_blender() -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-def build_armature(scene: dict[str, Any], fmt: str = "fbx") -> Any:
+def build_armature(scene: Scene, fmt: str = "fbx") -> Any:
     """Create the armature object and its animated action in the current (empty) scene.
 
     Frame rate: Blender's rate is render.fps / render.fps_base (23.976 = 24 / 1.001), which
@@ -125,17 +135,17 @@ def build_armature(scene: dict[str, Any], fmt: str = "fbx") -> Any:
     from mathutils import Vector
 
     bl_scene = bpy.context.scene
-    bl_scene.render.fps = int(scene["fps_int"])
+    bl_scene.render.fps = scene.fps_int
     if fmt == "glb":
-        bl_scene.render.fps_base = float(scene["fps"]) / int(scene["fps_int"])
+        bl_scene.render.fps_base = scene.fps / scene.fps_int
     else:
-        bl_scene.render.fps_base = float(scene["fps_base"])
-    bl_scene.frame_start = int(scene["frame_start"])
-    bl_scene.frame_end = int(scene["frame_end"])
+        bl_scene.render.fps_base = scene.fps_base
+    bl_scene.frame_start = scene.frame_start
+    bl_scene.frame_end = scene.frame_end
     bl_scene.unit_settings.system = "METRIC"
     bl_scene.unit_settings.scale_length = 1.0
 
-    name = scene["armature_name"]
+    name = scene.armature_name
     data = bpy.data.armatures.new(name)
     arm = bpy.data.objects.new(name, data)
     bl_scene.collection.objects.link(arm)
@@ -144,15 +154,15 @@ def build_armature(scene: dict[str, Any], fmt: str = "fbx") -> Any:
 
     bpy.ops.object.mode_set(mode="EDIT")
     edit_bones = []
-    for bone in scene["bones"]:
-        eb = data.edit_bones.new(bone["name"])
-        eb.head = Vector(bone["head"])
-        eb.tail = Vector(bone["tail"])
-        eb.align_roll(Vector(bone["z_axis"]))
+    for bone in scene.bones:
+        eb = data.edit_bones.new(bone.name)
+        eb.head = Vector(bone.head)
+        eb.tail = Vector(bone.tail)
+        eb.align_roll(Vector(bone.z_axis))
         eb.use_connect = False
         eb.use_deform = True
-        if bone["parent"] >= 0:
-            eb.parent = edit_bones[bone["parent"]]
+        if bone.parent >= 0:
+            eb.parent = edit_bones[bone.parent]
         edit_bones.append(eb)
     bpy.ops.object.mode_set(mode="OBJECT")
     _check_rest_matrices(arm, scene)
@@ -160,13 +170,13 @@ def build_armature(scene: dict[str, Any], fmt: str = "fbx") -> Any:
     return arm
 
 
-def _check_rest_matrices(arm: Any, scene: dict[str, Any]) -> None:
-    for bone in scene["bones"]:
-        actual = arm.data.bones[bone["name"]].matrix_local.to_3x3()
-        expected = bone["rest_matrix"]
+def _check_rest_matrices(arm: Any, scene: Scene) -> None:
+    for bone in scene.bones:
+        actual = arm.data.bones[bone.name].matrix_local.to_3x3()
+        expected = bone.rest_matrix
         worst = max(abs(actual[r][c] - expected[3 * r + c]) for r in range(3) for c in range(3))
         if worst > REST_MATRIX_TOLERANCE:
-            raise JobError(f"bone {bone['name']}: Blender's rest matrix differs from the description by {worst:.2e}")
+            raise JobError(f"bone {bone.name}: Blender's rest matrix differs from the description by {worst:.2e}")
 
 
 def _fcurve(action: Any, arm: Any, data_path: str, index: int, group: str) -> Any:
@@ -186,25 +196,25 @@ def _fill(fcurve: Any, frames: list[float], values: list[float], linear: int) ->
     fcurve.update()
 
 
-def _keyframe(arm: Any, scene: dict[str, Any]) -> None:
+def _keyframe(arm: Any, scene: Scene) -> None:
     import bpy
 
-    n = int(scene["n_frames"])
-    start = int(scene["frame_start"])
+    n = scene.n_frames
+    start = scene.frame_start
     frames = [float(start + t) for t in range(n)]
     linear = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
     arm.animation_data_create()
-    action = bpy.data.actions.new(scene["action_name"])
+    action = bpy.data.actions.new(scene.action_name)
     arm.animation_data.action = action
-    for bone, rot, loc in zip(scene["bones"], scene["rotations"], scene["locations"]):
-        pose_bone = arm.pose.bones[bone["name"]]
+    for bone, rot, loc in zip(scene.bones, scene.rotations, scene.locations):
+        pose_bone = arm.pose.bones[bone.name]
         pose_bone.rotation_mode = "QUATERNION"
-        base = f'pose.bones["{_escape(bone["name"])}"]'
+        base = f'pose.bones["{_escape(bone.name)}"]'
         for i in range(4):
-            _fill(_fcurve(action, arm, base + ".rotation_quaternion", i, bone["name"]), frames, rot[i::4], linear)
+            _fill(_fcurve(action, arm, base + ".rotation_quaternion", i, bone.name), frames, rot[i::4], linear)
         if loc is not None:
             for i in range(3):
-                _fill(_fcurve(action, arm, base + ".location", i, bone["name"]), frames, loc[i::3], linear)
+                _fill(_fcurve(action, arm, base + ".location", i, bone.name), frames, loc[i::3], linear)
     bpy.context.scene.frame_set(start)
 
 
@@ -298,24 +308,24 @@ def armature_bind_pose() -> Iterator[None]:
         fbx.fbx_data_armature_elements, fbx.fbx_data_from_scene = write_armature, from_scene
 
 
-def run_job(job: dict[str, Any]) -> None:
+def run_job(job: Job) -> None:
     """Reset Blender, build the armature, export, and reset again (leaves nothing behind).
 
+    `job` is validated (a blender_schema.Job; main() builds it with Job.from_json).
     FBX: the file's default bone transforms are the rest (T-) pose and it carries a BindPose
     (rest_pose_for_fbx, armature_bind_pose); the animation is the take.
     """
-    scene = job["scene"]
-    if scene.get("version") != 1:
-        raise JobError(f"unsupported scene description version {scene.get('version')!r}")
+    if not isinstance(job, Job):
+        raise JobError(f"run_job needs a blender_schema.Job, got {type(job).__name__}")
     reset_blender()
     try:
-        arm = build_armature(scene, job["format"])
-        if job["format"] == "fbx":
+        arm = build_armature(job.scene, job.format)
+        if job.format == "fbx":
             rest_pose_for_fbx(arm)
             with armature_bind_pose():
-                export(job["format"], job["output"])
+                export(job.format, job.output)
         else:
-            export(job["format"], job["output"])
+            export(job.format, job.output)
     finally:
         reset_blender()
 
@@ -327,7 +337,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         with open(args[0], encoding="utf-8") as f:
-            job = json.load(f)
+            job = Job.from_json(json.load(f))  # SchemaError (a ValueError) before Blender is touched
         run_job(job)
     except Exception as exc:  # report every failure as one tagged line for the caller
         print(f"{ERROR_TAG} {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)

@@ -1,8 +1,9 @@
-"""Motion -> a plain, JSON-able description of a Blender armature and its animation.
+"""Motion -> the typed description of a Blender armature and its animation (blender_schema.Scene).
 
 Pure Python (numpy/scipy, no bpy). Both ways of running Blender — bpy in-process and a
 `blender` executable running mocap/export/blender_job.py — build the armature from this
-one description, so they produce the same file.
+one description (a versioned, validated mocap.export.blender_schema.Scene), so they
+produce the same file.
 
 Frames: Blender = (x, -z, y) of internal (docs/conventions.md), i.e. `v_blender = C @ v_internal`
 with C below; metres. Bone conventions (mocap/export/fbx_glb.py):
@@ -25,12 +26,11 @@ at frame t is C · R_world(t) · C^T · B.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mocap.data import Motion
+from mocap.export.blender_schema import Bone, Scene
 from mocap.kinematics import make_continuous, unit
 from mocap.presets import Preset, resolve_preset
 
@@ -38,7 +38,6 @@ from mocap.presets import Preset, resolve_preset
 C_BLENDER_FROM_INTERNAL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 _MIN_BONE_M = 0.01  # shortest bone Blender is given (zero-length bones are deleted by Blender)
 _EXTRA_ROOT_LENGTH_M = 0.1
-SCENE_VERSION = 1
 
 
 def blender_fps(fps: float) -> tuple[int, float]:
@@ -93,15 +92,15 @@ def _z_hint_internal(head: np.ndarray, tail: np.ndarray) -> np.ndarray:
     return np.array([0.0, 0.0, 1.0]) if abs(d[1]) > 0.7 else np.array([0.0, 1.0, 0.0])
 
 
-def scene_from_motion(motion: Motion, preset: Preset | str | None = None) -> dict[str, Any]:
-    """The JSON-able armature + animation description of `motion` named by `preset`.
+def scene_from_motion(motion: Motion, preset: Preset | str | None = None) -> Scene:
+    """The armature + animation description of `motion` named by `preset`.
 
     `motion` is on mocap's canonical rig (canonical names; the preset renames them).
-    Returns a dict with keys: version, armature_name, action_name, fps, fps_int, fps_base,
-    frame_start (0), frame_end (T-1), n_frames, bones (list of dicts: name, parent index or
-    -1, head, tail, z_axis, rest_matrix (row-major 3x3), all in Blender's frame, metres),
-    rotations (per bone: flat list of T*4 floats, w x y z per frame), locations (per bone:
-    flat T*3 list or None; only the hips, and only bone channels, carry translation).
+    Returns a blender_schema.Scene (fields and units there): frames 0..T-1, bones in
+    Blender's frame (metres) with their rest matrices, rotations (per bone: T*4 floats,
+    w x y z per frame), locations (per bone: T*3 floats or None; only the hips, and only
+    bone channels, carry translation). Raises ValueError for a motion with no frames and
+    blender_schema.SchemaError (a ValueError) for values the schema refuses (NaN, ...).
     """
     preset = resolve_preset(preset)
     sk = motion.skeleton
@@ -114,7 +113,7 @@ def scene_from_motion(motion: Motion, preset: Preset | str | None = None) -> dic
     c_rot = Rotation.from_matrix(c)
     fps_int, fps_base = blender_fps(motion.fps)
 
-    bones: list[dict[str, Any]] = []
+    bones: list[Bone] = []
     rotations: list[list[float]] = []
     locations: list[list[float] | None] = []
     offset = 0
@@ -126,7 +125,7 @@ def scene_from_motion(motion: Motion, preset: Preset | str | None = None) -> dic
         # translation on re-import.
         head, tail = np.zeros(3), np.array([0.0, -_EXTRA_ROOT_LENGTH_M, 0.0])
         b = bone_matrix(head, tail, np.array([0.0, 0.0, 1.0]))
-        bones.append(_bone_dict(root_name, -1, head, tail, b))
+        bones.append(_bone(root_name, -1, head, tail, b))
         rotations.append(np.tile([1.0, 0.0, 0.0, 0.0], n_frames).tolist())
         locations.append(None)
         offset = 1
@@ -138,7 +137,7 @@ def scene_from_motion(motion: Motion, preset: Preset | str | None = None) -> dic
         z_b = c @ _z_hint_internal(rest[j], tails[j])
         b = bone_matrix(head_b, tail_b, z_b)
         parent_index = (parent + offset) if parent >= 0 else (0 if offset else -1)
-        bones.append(_bone_dict(preset.bone_name(name), parent_index, head_b, tail_b, b))
+        bones.append(_bone(preset.bone_name(name), parent_index, head_b, tail_b, b))
         b_rot = Rotation.from_matrix(b)
         local = Rotation.from_quat(motion.rotations_xyzw[:, j])
         basis = b_rot.inv() * c_rot * local * c_rot.inv() * b_rot
@@ -150,28 +149,19 @@ def scene_from_motion(motion: Motion, preset: Preset | str | None = None) -> dic
         else:
             locations.append(None)
 
-    return {
-        "version": SCENE_VERSION,
-        "armature_name": preset.armature_name,
-        "action_name": motion.name or "mocap",
-        "fps": float(motion.fps),
-        "fps_int": fps_int,
-        "fps_base": fps_base,
-        "frame_start": 0,
-        "frame_end": n_frames - 1,
-        "n_frames": n_frames,
-        "bones": bones,
-        "rotations": rotations,
-        "locations": locations,
-    }
+    return Scene(
+        armature_name=preset.armature_name,
+        action_name=motion.name or "mocap",
+        fps=float(motion.fps),
+        fps_int=fps_int,
+        fps_base=fps_base,
+        frame_start=0,
+        n_frames=n_frames,
+        bones=tuple(bones),
+        rotations=tuple(rotations),
+        locations=tuple(locations),
+    )
 
 
-def _bone_dict(name: str, parent: int, head: np.ndarray, tail: np.ndarray, b: np.ndarray) -> dict[str, Any]:
-    return {
-        "name": name,
-        "parent": int(parent),
-        "head": [float(v) for v in head],
-        "tail": [float(v) for v in tail],
-        "z_axis": [float(v) for v in b[:, 2]],
-        "rest_matrix": [float(v) for v in b.reshape(-1)],
-    }
+def _bone(name: str, parent: int, head: np.ndarray, tail: np.ndarray, b: np.ndarray) -> Bone:
+    return Bone(name, int(parent), head.tolist(), tail.tolist(), b[:, 2].tolist(), b.reshape(-1).tolist())

@@ -1,14 +1,15 @@
 """`mocap preview VIDEO MOTION`: the motion read back from the files mocap wrote.
 
-The motion file is read with mocap's own BVH reader (mocap.bvh.read_bvh); its bone names
-are turned back into canonical ones with the preset the camera sidecar names; the foot
-contacts come from <stem>.contacts.json when it is there. FBX, GLB and USD files are not
-read here: preview the BVH written with them (same motion; tests/test_fbx_glb.py and
-tests/test_usd.py hold every format to the same joint positions within 1 cm).
+A BVH is read with mocap's own reader (mocap.bvh.read_bvh); FBX, GLB and USD through
+Blender's importers (mocap.export.blender_import, needs bpy), keeping the bones mocap's rig
+has. Bone names are turned back into canonical ones with the preset the camera sidecar
+names (USD's identifier-safe spelling too: DEF-spine.001 is DEF_spine_001); the foot
+contacts come from <stem>.contacts.json when it is there.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,21 +20,21 @@ from mocap.preview.render import PreviewMotion
 
 
 def load_preview_motion(motion_path: Path, camera_file: CameraFile) -> PreviewMotion:
-    """The motion in `motion_path` (.bvh), on canonical names, timed by the camera sidecar.
+    """The motion in `motion_path` (.bvh, or .fbx/.glb/.usdc/.usda through Blender), on
+    canonical names, timed by the camera sidecar.
 
-    Raises InputError for a missing or non-BVH file, FormatError when the file and the
-    sidecar disagree on the frame count (they are not from the same conversion).
+    Raises InputError for a missing or unreadable file, FormatError when the file and the
+    sidecar disagree on the frame count (they are not from the same conversion), ExportError
+    when an FBX/GLB/USD needs bpy and it is not installed.
     """
     from mocap.bvh import read_bvh
     from mocap.presets import load_preset
-    from mocap.export.contacts_json import read_contacts
 
     motion_path = Path(motion_path)
     if not motion_path.is_file():
         raise InputError(f"{motion_path}: file not found")
     if motion_path.suffix.lower() != ".bvh":
-        raise InputError(f"{motion_path}: mocap preview reads BVH; pass the .bvh written with this file "
-                         "(mocap convert -f bvh,...)")
+        return _from_blender(motion_path, camera_file)
     motion = read_bvh(motion_path, units=camera_file.bvh_units)
     if motion.n_frames != camera_file.frame_count:
         raise FormatError(f"{motion_path}: {motion.n_frames} frames, but its camera file says "
@@ -44,12 +45,56 @@ def load_preview_motion(motion_path: Path, camera_file: CameraFile) -> PreviewMo
     names = tuple(canonical.get(n, n) for n in sk.names)
     motion = replace(motion, skeleton=Skeleton(names, sk.parents, sk.offsets_m, sk.end_sites_m),
                      fps=camera_file.fps, start_time_s=camera_file.start_time_s)
-    contacts_path = motion_path.with_name(f"{motion_path.stem}.contacts.json")
-    if contacts_path.is_file():
-        try:
-            contacts = read_contacts(contacts_path)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise FormatError(f"{contacts_path}: malformed contacts file ({exc})") from exc
-        if contacts.in_contact.shape[0] == motion.n_frames:
-            motion = replace(motion, contacts=contacts)
+    contacts = _contacts(motion_path, motion.n_frames)
+    if contacts is not None:
+        motion = replace(motion, contacts=contacts)
     return PreviewMotion.from_motion(motion)
+
+
+def _contacts(motion_path: Path, n_frames: int):  # noqa: ANN202 - FootContacts | None
+    from mocap.export.contacts_json import read_contacts
+
+    path = motion_path.with_name(f"{motion_path.stem}.contacts.json")
+    if not path.is_file():
+        return None
+    try:
+        contacts = read_contacts(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FormatError(f"{path}: malformed contacts file ({exc})") from exc
+    return contacts if contacts.in_contact.shape[0] == n_frames else None
+
+
+def usd_name(name: str) -> str:
+    """A bone name as USD spells it: identifiers only, every other character '_'."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _from_blender(motion_path: Path, camera_file: CameraFile) -> PreviewMotion:
+    from mocap.export.blender_import import sample_armature
+    from mocap.presets import load_preset
+
+    sampled = sample_armature(motion_path, camera_file.fps)
+    n_frames = sampled.positions_m.shape[0]
+    if n_frames != camera_file.frame_count:
+        raise FormatError(f"{motion_path}: {n_frames} frames, but its camera file says "
+                          f"{camera_file.frame_count}; they are not from the same conversion")
+    preset = load_preset(camera_file.rig)
+    canonical: dict[str, str] = {}
+    for c in preset.names:
+        canonical[preset.bone_name(c)] = c
+        canonical[usd_name(preset.bone_name(c))] = c
+    found = {canonical[n]: i for i, n in enumerate(sampled.names) if n in canonical}
+    names = tuple(c for c in preset.names if c in found)  # canonical order: Hips first, parents first
+    if "Hips" not in found:
+        raise FormatError(f"{motion_path}: no bone of the {preset.name} preset's Hips; not a mocap take with that rig")
+
+    def kept_parent(i: int) -> int:
+        p = sampled.parents[i]
+        while p >= 0 and sampled.names[p] not in canonical:
+            p = sampled.parents[p]
+        return -1 if p < 0 else names.index(canonical[sampled.names[p]])
+
+    parents = tuple(kept_parent(found[c]) for c in names)
+    joints = sampled.positions_m[:, [found[c] for c in names]]
+    return PreviewMotion(names, parents, joints, camera_file.fps, camera_file.start_time_s,
+                         _contacts(motion_path, n_frames))

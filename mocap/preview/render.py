@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mocap.camera import Camera, CameraPose
-from mocap.data import FootContacts, Motion, VideoInfo
+from mocap.data import FootContacts, Frame, Motion, VideoInfo
 from mocap.kinematics import joint_positions
 
 # Contact point (mocap.solve.contacts names) -> the canonical joint marked when it is planted.
@@ -90,6 +90,60 @@ def _even(x: float) -> int:
     return max(2, int(round(x / 2.0)) * 2)
 
 
+class _Compositor:
+    """Builds the two-panel frames of one take: fixed sizes, 3D viewpoint and background."""
+
+    def __init__(self, info: VideoInfo, take: PreviewMotion, camera: Camera, pose: CameraPose, height_px: int):
+        from mocap.preview.draw import ViewCamera, side_colour
+
+        self.take, self.camera, self.pose = take, camera, pose
+        self.scale = min(1.0, height_px / info.height_px)
+        self.out_h, self.out_w = _even(info.height_px * self.scale), _even(info.width_px * self.scale)
+        self.sx, self.sy = self.out_w / info.width_px, self.out_h / info.height_px
+        self.colours = [side_colour(n) for n in take.names]
+        self.view = ViewCamera.framing(take.joints_m, self.out_h)
+        self.background = self.view.background(take.joints_m, take.joints_m[:, 0])
+        self.image = np.empty((self.out_h, self.out_w + self.out_h, 3), np.uint8)
+
+    def motion_frame(self, time_s: float) -> int:
+        """The motion frame shown at a source time: round((t - start) * fps), clipped."""
+        take = self.take
+        return int(np.clip(round((time_s - take.start_time_s) * take.fps), 0, take.n_frames - 1))
+
+    def compose(self, frame: Frame) -> tuple[np.ndarray, int]:
+        """(the composite image, reused between calls; the motion frame drawn)."""
+        import cv2
+
+        from mocap.preview.draw import draw_skeleton, draw_view, put_label
+
+        take, out_w = self.take, self.out_w
+        k = self.motion_frame(frame.time_s)
+        if self.scale == 1.0 and frame.rgb.shape[:2] == (self.out_h, out_w):
+            self.image[:, :out_w] = frame.rgb
+        else:
+            self.image[:, :out_w] = cv2.resize(frame.rgb, (out_w, self.out_h), interpolation=cv2.INTER_AREA)
+        px = self.camera.project(self.pose.cv_from_world(take.joints_m[k]))
+        px = np.stack([(px[:, 0] + 0.5) * self.sx - 0.5, (px[:, 1] + 0.5) * self.sy - 0.5], axis=-1)
+        planted = take.contact_joints(k)
+        overlay = self.image[:, :out_w]
+        draw_skeleton(overlay, px, take.parents, self.colours, planted, thickness=max(1, self.out_h // 300))
+        put_label(overlay, f"frame {frame.index}  {frame.time_s:.3f} s  motion {k}")
+        self.image[:, out_w:] = draw_view(self.background, self.view, take.joints_m[k], take.parents, self.colours, planted)
+        return self.image, k
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    w = THUMBNAIL_WIDTH_PX
+    return cv2.resize(image, (w, _even(image.shape[0] * w / image.shape[1])), interpolation=cv2.INTER_AREA)
+
+
+def thumbnail_frames(take: PreviewMotion, n: int) -> list[int]:
+    """n motion frames evenly over the take, first and last included."""
+    return sorted(set(np.linspace(0, take.n_frames - 1, n).round().astype(int).tolist())) if n else []
+
+
 def render_preview(
     info: VideoInfo,
     take: PreviewMotion,
@@ -106,46 +160,50 @@ def render_preview(
     world. height_px: output height (the source's, if smaller). Raises InputError when the
     video cannot be decoded, ExportError when the file cannot be written.
     """
-    import cv2
-
-    from mocap.preview.draw import ViewCamera, draw_skeleton, draw_view, put_label, side_colour
     from mocap.video import VideoWriter, read_frames
 
     t_start = time.perf_counter()
-    scale = min(1.0, height_px / info.height_px)
-    out_h, out_w = _even(info.height_px * scale), _even(info.width_px * scale)
-    sx, sy = out_w / info.width_px, out_h / info.height_px
-    colours = [side_colour(n) for n in take.names]
-    view = ViewCamera.framing(take.joints_m, out_h)
-    root = take.joints_m[:, 0]
-    background = view.background(take.joints_m, root)
-    thumb_frames = set(np.linspace(0, take.n_frames - 1, n_thumbnails).round().astype(int).tolist()) if n_thumbnails else set()
+    comp = _Compositor(info, take, camera, pose, height_px)
+    wanted = set(thumbnail_frames(take, n_thumbnails))
     thumbnails: list[tuple[int, np.ndarray]] = []
     half = 0.5 / take.fps
     frames = read_frames(info, take.start_time_s - half, take.start_time_s + take.n_frames / take.fps - half)
-    composite = np.empty((out_h, out_w + out_h, 3), np.uint8)
-    with VideoWriter(Path(path), out_w + out_h, out_h, fps=info.fps) as writer:
+    with VideoWriter(Path(path), comp.out_w + comp.out_h, comp.out_h, fps=info.fps) as writer:
         for frame in frames:
-            k = int(np.clip(round((frame.time_s - take.start_time_s) * take.fps), 0, take.n_frames - 1))
-            left = frame.rgb if scale == 1.0 and frame.rgb.shape[:2] == (out_h, out_w) else \
-                cv2.resize(frame.rgb, (out_w, out_h), interpolation=cv2.INTER_AREA)
-            composite[:, :out_w] = left
-            px = camera.project(pose.cv_from_world(take.joints_m[k]))
-            px = np.stack([(px[:, 0] + 0.5) * sx - 0.5, (px[:, 1] + 0.5) * sy - 0.5], axis=-1)
-            planted = take.contact_joints(k)
-            overlay = composite[:, :out_w]
-            draw_skeleton(overlay, px, take.parents, colours, planted, thickness=max(1, out_h // 300))
-            put_label(overlay, f"frame {frame.index}  {frame.time_s:.3f} s  motion {k}")
-            composite[:, out_w:] = draw_view(background, view, take.joints_m[k], take.parents, colours, planted)
-            writer.write(composite, frame.time_s)
-            if k in thumb_frames and all(k != f for f, _ in thumbnails):
-                w = THUMBNAIL_WIDTH_PX
-                h = _even(composite.shape[0] * w / composite.shape[1])
-                thumbnails.append((k, cv2.resize(composite, (w, h), interpolation=cv2.INTER_AREA)))
+            image, k = comp.compose(frame)
+            writer.write(image, frame.time_s)
+            if k in wanted:
+                wanted.discard(k)
+                thumbnails.append((k, _thumbnail(image)))
             if progress is not None:
                 progress(1)
         n = writer.n_frames
     return PreviewResult(Path(path), n, time.perf_counter() - t_start, tuple(thumbnails))
 
 
-__all__ = ["CONTACT_JOINTS", "PreviewMotion", "PreviewResult", "render_preview"]
+def preview_thumbnails(
+    info: VideoInfo,
+    take: PreviewMotion,
+    camera: Camera,
+    pose: CameraPose,
+    n: int = 4,
+    height_px: int = DEFAULT_HEIGHT_PX,
+) -> tuple[tuple[int, np.ndarray], ...]:
+    """The report's thumbnails without a preview video: n frames evenly over the take,
+    each decoded on its own (a seek), composed as in the preview, THUMBNAIL_WIDTH_PX wide.
+    Raises InputError when the video cannot be read."""
+    from mocap.video import read_frames
+
+    comp = _Compositor(info, take, camera, pose, height_px)
+    half = 0.5 / take.fps
+    out = []
+    for k in thumbnail_frames(take, n):
+        t = take.start_time_s + k / take.fps
+        frame = next(read_frames(info, t - half, t + half), None)
+        if frame is not None:
+            image, drawn = comp.compose(frame)
+            out.append((drawn, _thumbnail(image)))
+    return tuple(out)
+
+
+__all__ = ["CONTACT_JOINTS", "PreviewMotion", "PreviewResult", "preview_thumbnails", "render_preview"]

@@ -3,9 +3,9 @@
     write_report(result, "dance.report.html")   # result: mocap.pipeline.ConvertResult
 
 The batch runner calls write_report once per job (and write_index once per batch). The page
-holds a summary, the warnings, thumbnails of the preview (when one was rendered), and six
-plots made with matplotlib (mocap.report.figures), embedded as PNG data: URIs, so the file
-needs no network and no other file:
+holds a summary, the warnings, four thumbnails of the preview (drawn for the report when no
+preview video was rendered), and six plots made with matplotlib (mocap.report.figures),
+embedded as PNG data: URIs, so the file needs no network and no other file:
 
 - detection confidence over time (BlazePose landmark visibility), frames without a person;
 - body parts unseen over time (mean visibility of each part's landmarks);
@@ -77,12 +77,21 @@ def part_visibility(tracks) -> dict[str, np.ndarray]:  # noqa: ANN001 - Landmark
 
 
 def notes(result: ConvertResult) -> list[str]:
-    """The warnings to show: the conversion's own (result.warnings, and the resampling of a
-    variable frame rate, result.retiming), then what the report finds in the data (frames
-    without a person, body parts unseen)."""
+    """The warnings to show: the conversion's own (result.warnings; the resampling of a
+    variable frame rate, result.retiming; several people in view and frames dropped as
+    another person's, result.people_max / identity_lost, where the conversion tracks people),
+    then what the report finds in the data (frames without a person, body parts unseen)."""
     out = list(result.warnings)
     if result.retiming is not None:
         out.append(result.retiming.describe())
+    people = getattr(result, "people_max", 1)  # person tracking (mocap.detect.people), when present
+    if people > 1:
+        out.append(f"Up to {people} people in view; one was followed "
+                   "(choose with --person largest|centre|left|right|X,Y).")
+    lost = getattr(result, "identity_lost", ())
+    if lost:
+        spans = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in lost[:8])
+        out.append(f"Frames {spans}: the pose was another person's; dropped and filled.")
     tracks = result.tracks
     if result.gaps:
         n = sum(b - a + 1 for a, b in result.gaps)
@@ -168,6 +177,25 @@ def plots(result: ConvertResult) -> list[tuple[str, str, bytes]]:
     return out
 
 
+def thumbnails(result: ConvertResult) -> tuple[tuple[tuple[int, np.ndarray], ...], str]:
+    """(motion frame, RGB) thumbnails of the preview, and why there are none ("" if there are).
+
+    From the preview when one was rendered; else drawn for the report alone
+    (mocap.preview.render.preview_thumbnails: four frames decoded from the source video)."""
+    from mocap.errors import MocapError
+    from mocap.preview.render import PreviewMotion, preview_thumbnails
+
+    if result.preview is not None and getattr(result.preview, "thumbnails", ()):
+        return tuple(result.preview.thumbnails), ""
+    if result.solve is None or result.camera is None:
+        return (), ""
+    try:
+        return preview_thumbnails(result.video, PreviewMotion.from_motion(result.motion), result.camera,
+                                  result.solve.camera_pose), ""
+    except MocapError as exc:
+        return (), f"No thumbnails: {exc}"
+
+
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:960px;padding:16px;color:#222;background:#fafafa}
 h1{font-size:22px;margin:4px 0 12px} h2{font-size:17px;margin:22px 0 6px}
@@ -206,14 +234,16 @@ def build_report(result: ConvertResult, title: str | None = None) -> str:
     found = notes(result)
     parts += [f"<div class='warn'>{esc(w)}</div>" for w in found] or ["<div class='ok'>None: the person was found in every frame and every body part was seen.</div>"]
     preview = result.preview
-    thumbs = getattr(preview, "thumbnails", ()) if preview is not None else ()
+    thumbs, missing = thumbnails(result)
+    if missing:
+        parts.append(f"<h2>Preview</h2><div class='warn'>{esc(missing)}</div>")
     if thumbs:
         parts.append("<h2>Preview</h2><div class='thumbs'>")
         for k, rgb in thumbs:
             t = result.motion.start_time_s + k / result.motion.fps
             parts.append(f"<figure><img class='thumb' alt='preview frame {k}' src='{_data_uri_png(_png_from_rgb(rgb))}'>"
                          f"<figcaption>motion frame {k} ({t:.2f} s)</figcaption></figure>")
-        parts.append(f"</div><p>Full preview: {esc(str(preview.path))}</p>")
+        parts.append("</div>" + (f"<p>Full preview: {esc(str(preview.path))}</p>" if preview is not None else ""))
     for plot_id, caption, png in plots(result):
         parts.append(f"<figure id='{plot_id}'><img class='plot' alt='{esc(caption)}' src='{_data_uri_png(png)}'>"
                      f"<figcaption>{esc(caption)}</figcaption></figure>")
@@ -257,4 +287,4 @@ def write_index(entries: Sequence[IndexEntry], path: str | os.PathLike[str], tit
     return path
 
 
-__all__ = ["BODY_PARTS", "IndexEntry", "build_report", "notes", "plots", "write_index", "write_report"]
+__all__ = ["BODY_PARTS", "IndexEntry", "build_report", "notes", "plots", "thumbnails", "write_index", "write_report"]

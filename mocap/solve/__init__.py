@@ -21,7 +21,12 @@ once, and lands in a field of the returned Solution (docs/motion-quality.md expl
     motion     = planted feet held, legs by IK             footlock.lock_feet   -> Motion
 
 With root_motion "off" or foot_lock "off" the two anchoring steps and the guess are skipped
-(contacts are found on the placed root); with refine off, `root` is `first_root`.
+(contacts are found on the placed root); with refine off, `root` is `first_root`. The
+steps that look alike are different computations: the camera root of the detector's pose,
+then of the refined one; contacts by height alone (a root not yet steadied by the feet
+cannot spoil them), then by height and speed; the root steered by each. Only the root
+moves between `body` and the foot lock, so they all reuse the body's one forward-kinematics
+pass; the foot lock, which changes the legs' rotations, runs its own on the motion it edits.
 solve_motion is the pose alone (hips in place, no camera): solve_pose plus the in-place root.
 """
 
@@ -193,10 +198,11 @@ def solve_full(
         guess = detect_contacts(at(placed), body.fps, cfg.contacts.height_only())
         steadier = anchored_root(placed, paths, guess, cfg.anchor)
         contacts = detect_contacts(at(steadier), body.fps, cfg.contacts)
-        placed = anchored_root(placed, paths, contacts, cfg.anchor)
+        anchored = anchored_root(placed, paths, contacts, cfg.anchor)
     else:
         contacts = detect_contacts(at(placed), body.fps, cfg.contacts)
-    motion = _motion(body, tracks, placed, name)
+        anchored = placed
+    motion = _motion(body, tracks, anchored, name)
     if cfg.foot_lock is FootLock.ON:
         motion = lock_feet(motion, body.fitted, contacts, cfg.footlock)
     else:

@@ -46,6 +46,13 @@ def frame_from_axes(
 ) -> Rotation:
     """Rotations (T) whose `primary_axis` column is primary_dir (T, 3) and whose
     `secondary_axis` column is as close as possible to secondary_dir (T, 3)."""
+    return Rotation.from_matrix(matrix_from_axes(primary_axis, primary_dir, secondary_axis, secondary_dir))
+
+
+def matrix_from_axes(
+    primary_axis: int, primary_dir: np.ndarray, secondary_axis: int, secondary_dir: np.ndarray
+) -> np.ndarray:
+    """frame_from_axes as (T, 3, 3) rotation matrices (columns = the frame's axes)."""
     e_a = unit(primary_dir)
     rest_secondary = np.eye(3)[secondary_axis]
     e_b = _hold_degenerate(_perp(secondary_dir, e_a), rest_secondary)
@@ -56,7 +63,7 @@ def frame_from_axes(
     matrices[:, :, primary_axis] = e_a
     matrices[:, :, secondary_axis] = e_b
     matrices[:, :, third_axis] = e_c
-    return Rotation.from_matrix(matrices)
+    return matrices
 
 
 def _direction(spec: AxisSpec, points: dict[str, np.ndarray]) -> np.ndarray:
@@ -73,7 +80,7 @@ def bend_weight(primary_dir: np.ndarray, bend_dir: np.ndarray) -> np.ndarray:
 
 def world_orientations(rig: RigTemplate, points: dict[str, np.ndarray]) -> dict[str, Rotation]:
     """Joint name -> world rotations (T) for every joint of the rig."""
-    result: dict[str, Rotation] = {}
+    matrices: dict[str, np.ndarray] = {}
     pending_interp = []
     for joint in rig.joints:
         if joint.interp is not None:
@@ -88,7 +95,14 @@ def world_orientations(rig: RigTemplate, points: dict[str, np.ndarray]) -> dict[
             bend_vec = _direction(joint.bend, points)
             w = bend_weight(primary, bend_vec)[:, None]
             secondary = w * unit(_perp(bend_vec, e_a)) + (1.0 - w) * secondary
-        result[joint.name] = frame_from_axes(joint.primary.axis, primary, joint.secondary.axis, secondary)
+        matrices[joint.name] = matrix_from_axes(joint.primary.axis, primary, joint.secondary.axis, secondary)
+    # One scipy conversion for every joint at once (the per-call overhead dominates a live frame).
+    result: dict[str, Rotation] = {}
+    if matrices:
+        n_frames = len(next(iter(matrices.values())))
+        every = Rotation.from_matrix(np.concatenate(list(matrices.values())))
+        for k, name in enumerate(matrices):
+            result[name] = every[k * n_frames : (k + 1) * n_frames]
     for joint in pending_interp:
         a, b, t = joint.interp
         ra, rb = result[a], result[b]
@@ -101,4 +115,4 @@ def world_orientations(rig: RigTemplate, points: dict[str, np.ndarray]) -> dict[
     return result
 
 
-__all__ = ["world_orientations", "frame_from_axes", "bend_weight"]
+__all__ = ["world_orientations", "frame_from_axes", "matrix_from_axes", "bend_weight"]

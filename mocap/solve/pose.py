@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mocap.data import LandmarkTracks, Motion
+from mocap.data import LandmarkTracks, Motion, Skeleton
 from mocap.kinematics import global_transforms, make_continuous, rotation_from_to
 from mocap.rig import RigTemplate, point_positions, require
 from mocap.solve.fit import BoneLengths, FittedRig, fit_bone_lengths, fit_skeleton, foot_points
@@ -101,6 +101,37 @@ def aim_spine(
     return aimed
 
 
+def fit_body(
+    rig: RigTemplate, points: dict[str, np.ndarray], seen: np.ndarray | None = None
+) -> tuple[BoneLengths, FittedRig, dict[str, Rotation]]:
+    """The fitting half of solve_pose: world orientations, bone lengths, spine aim and rest
+    offsets from points (name -> (T, 3)). Returns (lengths, fitted, aimed world orientations).
+    The live solve (mocap.live.causal) runs it on its first second and then holds it."""
+    world = world_orientations(rig, points)
+    lengths = fit_bone_lengths(rig, points, seen=seen)
+    world = aim_spine(rig, lengths, world, points)
+    fitted = fit_skeleton(rig, points, world, lengths, seen=seen)
+    return lengths, fitted, world
+
+
+def pose_rotations(rig: RigTemplate, lengths: BoneLengths, points: dict[str, np.ndarray]) -> dict[str, Rotation]:
+    """The posing half for bone lengths already fitted: world orientations with the spine
+    aimed (name -> Rotation (T)). One frame at a time in the live solve."""
+    return aim_spine(rig, lengths, world_orientations(rig, points), points)
+
+
+def local_rotations(skeleton: Skeleton, world: dict[str, Rotation]) -> np.ndarray:
+    """(T, J, 4) local quaternions parent^-1 * world (xyzw) of every joint, as scipy
+    returns them (make_continuous over time); one batched scipy product for all joints."""
+    world_q = np.stack([world[n].as_quat() for n in skeleton.names], axis=1)  # (T, J, 4)
+    parents = np.array([max(p, 0) for p in skeleton.parents])
+    local = Rotation.from_quat(world_q[:, parents].reshape(-1, 4)).inv() * Rotation.from_quat(world_q.reshape(-1, 4))
+    local_q = local.as_quat().reshape(world_q.shape)
+    roots = [j for j, p in enumerate(skeleton.parents) if p < 0]
+    local_q[:, roots] = world_q[:, roots]
+    return local_q
+
+
 def solve_pose(tracks: LandmarkTracks, rig: RigTemplate) -> BodyPose:
     """Fit the rig to smoothed, gap-filled tracks (mocap.smooth.smooth_tracks) and pose it.
 
@@ -108,22 +139,12 @@ def solve_pose(tracks: LandmarkTracks, rig: RigTemplate) -> BodyPose:
     has a floor). Raises RigError if the tracks lack a landmark the rig needs.
     """
     points = point_positions(rig, tracks)
-    world = world_orientations(rig, points)
-    lengths = fit_bone_lengths(rig, points, seen=tracks.detected)
-    world = aim_spine(rig, lengths, world, points)
-    fitted = fit_skeleton(rig, points, world, lengths, seen=tracks.detected)
+    _, fitted, world = fit_body(rig, points, seen=tracks.detected)
     sk = fitted.skeleton
-
-    world_q = np.stack([world[n].as_quat() for n in sk.names], axis=1)  # (T, J, 4)
-    local_q = np.empty_like(world_q)
-    for j, parent in enumerate(sk.parents):
-        if parent < 0:
-            local_q[:, j] = world_q[:, j]
-        else:
-            local_q[:, j] = (world[sk.names[parent]].inv() * world[sk.names[j]]).as_quat()
-    local_q = make_continuous(local_q)
+    local_q = make_continuous(local_rotations(sk, world))
     positions, world_xyzw = global_transforms(sk, np.zeros((tracks.n_frames, 3)), local_q)
     return BodyPose(fitted, local_q, positions, world_xyzw, points[rig.root_point], tracks.fps)
 
 
-__all__ = ["BodyPose", "aim_spine", "contact_paths_m", "motion_contact_paths_m", "solve_pose"]
+__all__ = ["BodyPose", "aim_spine", "contact_paths_m", "fit_body", "local_rotations", "motion_contact_paths_m",
+           "pose_rotations", "solve_pose"]

@@ -1,0 +1,101 @@
+"""The "Mocap" tab in the 3D viewport's sidebar."""
+
+from __future__ import annotations
+
+import bpy
+
+from .operators import selected_armature
+
+
+class MOCAP_UL_bone_map(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        row = layout.row(align=True)
+        row.label(text=item.joint)
+        if data.type == "ARMATURE":
+            row.prop_search(item, "bone", data.data, "bones", text="")
+        else:
+            row.prop(item, "bone", text="")
+
+
+class VIEW3D_PT_mocap(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mocap"
+    bl_label = "Mocap"
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.mocap
+        row = layout.row(align=True)
+        row.label(text=s.engine_status or "Engine not checked yet", icon="CONSOLE")
+        row.operator("mocap.check_engine", text="", icon="FILE_REFRESH")
+        col = layout.column()
+        col.enabled = not s.running
+        col.prop(s, "video")
+        col.prop(s, "smoothing")
+        col.prop(s, "root_motion")
+        col.prop(s, "foot_lock")
+        row = col.row(align=True)
+        row.prop(s, "use_trim")
+        sub = row.row(align=True)
+        sub.enabled = s.use_trim
+        sub.prop(s, "start_s")
+        sub.prop(s, "end_s")
+        box = layout.box()
+        target = selected_armature(context)
+        box.label(text=f"Target: {target.name}" if target else "Target: none selected (mocap's own armature)",
+                  icon="ARMATURE_DATA")
+        box.prop(s, "floor")
+        box.prop(s, "lock_feet")
+        box.prop(s, "save_folder")
+        if s.running:
+            if hasattr(layout, "progress"):
+                layout.progress(factor=s.progress, type="BAR", text=s.status)
+            else:
+                layout.label(text=s.status)
+            layout.operator("mocap.cancel", icon="CANCEL")
+        else:
+            row = layout.row(align=True)
+            row.scale_y = 1.4
+            row.operator("mocap.convert", icon="PLAY")
+            layout.operator("mocap.apply_motion", icon="FILE")
+            if s.status:
+                for line in _wrap(s.status, 48):
+                    layout.label(text=line)
+
+
+class VIEW3D_PT_mocap_bone_map(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mocap"
+    bl_label = "Bone map"
+    bl_parent_id = "VIEW3D_PT_mocap"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        obj = selected_armature(context)
+        if obj is None:
+            layout.label(text="Select an armature")
+            return
+        row = layout.row(align=True)
+        row.operator("mocap.map_detect", icon="VIEWZOOM")
+        row.operator("mocap.map_load", text="", icon="IMPORT")
+        row.operator("mocap.map_save", text="", icon="EXPORT")
+        if obj.mocap_map_source:
+            layout.label(text=f"From: {obj.mocap_map_source}")
+        layout.template_list("MOCAP_UL_bone_map", "", obj, "mocap_bone_map", obj, "mocap_map_index", rows=8)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    return lines + ([line] if line else [])
+
+
+CLASSES = (MOCAP_UL_bone_map, VIEW3D_PT_mocap, VIEW3D_PT_mocap_bone_map)
