@@ -9,7 +9,7 @@ OUT    := out/demo
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[blender,test]"
+	$(PY) -m pip install --quiet -e ".[blender,test,ray]"
 	touch $@
 
 venv: $(VENV)/.installed

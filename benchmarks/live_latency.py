@@ -8,7 +8,10 @@ available to `mocap live` (decoded and due), carried in the stream (/mocap/Frame
 clocks are this machine's time.time(). Sustained rate = frames processed per second of
 stream. The clips are the rendered 640x480, 30 fps ones (../shared/data/synthetic).
 
-    .venv/bin/python benchmarks/live_latency.py [--clips GLOB] [--runs 3] [--model full]
+    .venv/bin/python benchmarks/live_latency.py [--clips A,B] [--runs 3] [--model full] [--blender]
+
+--blender receives in the Blender add-on instead (headless bpy, tests/addon_driver.py): latency
+up to the pose being set on the armature's bones, recording on, one key per received frame.
 
 Machine load matters (prints `uptime` before and after): quote figures with it.
 """
@@ -20,6 +23,7 @@ import fnmatch
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,11 +67,38 @@ def one_run(video: Path, model: str) -> dict:
             "summary": out.strip()}
 
 
+def blender_run(video: Path, zip_path: Path, tmp: Path) -> dict:
+    """The same, received by the Blender add-on in headless bpy (tests/addon_driver.py live):
+    latency up to the pose being set on the armature's bones (rig_io.apply_pose), recording on."""
+    import json
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp / f"{video.stem}.json"
+    args = {"mocap": str(Path(sys.executable).with_name("mocap")), "video": str(video), "port": port, "target": "rigify"}
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "blender-user"))
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "addon_driver.py"), str(zip_path), "live",
+                           json.dumps(args), str(out)], capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"the add-on run failed on {video.name}: {proc.stderr[-2000:]}")
+    data = json.loads(out.read_text())
+    st = data["stats"]
+    frames = np.array(data["key_frames"])
+    span = (frames[-1] - frames[0]) / 30.0 if len(frames) > 1 else float("nan")  # the driver's scene runs at 30 fps
+    return {"clip": video.stem, "latency_ms": np.array(data["latency_ms"]), "received": st["received"],
+            "shown": st["shown"], "dropped_display": st["dropped"], "fps": st["received"] / span if span else float("nan"),
+            "summary": data["status"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", default="dev_scifi_wave_front,dev_adventurer_walk_front,dev_bandai_punch_mannequin_front")
     parser.add_argument("--runs", type=int, default=1, help="runs per clip")
     parser.add_argument("--model", default="full")
+    parser.add_argument("--blender", action="store_true",
+                        help="receive in the Blender add-on (headless bpy, rigify metarig target) instead of Python")
     args = parser.parse_args(argv)
     patterns = args.clips.split(",")
     videos = [v for v in sorted(SYNTHETIC.glob("*.mp4")) if any(fnmatch.fnmatch(v.stem, p) for p in patterns)]
@@ -76,9 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"before: {uptime()}")
     runs = []
+    tmp = Path(tempfile.mkdtemp(prefix="mocap-live-latency-"))
+    zip_path = None
+    if args.blender:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from build_addon import build
+
+        zip_path = build(tmp, blender="/nonexistent")
     for _ in range(args.runs):
         for v in videos:
-            r = one_run(v, args.model)
+            r = blender_run(v, zip_path, tmp) if args.blender else one_run(v, args.model)
             lat = r["latency_ms"]
             print(f"{r['clip']}: {r['received']} poses received, {r['shown']} shown, {r['fps']:.1f} fps sustained; "
                   f"latency median {np.median(lat):.0f} ms, 95th percentile {np.percentile(lat, 95):.0f} ms | {r['summary']}")

@@ -1,6 +1,6 @@
-"""Operators: Convert (background process, progress, cancel), Apply a motion file, and the bone
-map's Detect / Save / Load. Each turns the pure layer's errors (EngineError, RetargetError)
-into a report and {'CANCELLED'}, never a traceback."""
+"""Operators: Convert (background process, progress, cancel), Apply a motion file, the bone
+map's Detect / Save / Load, and Live (start, stop, record). Each turns the pure layer's errors
+(EngineError, RetargetError, LiveError) into a report and {'CANCELLED'}, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import time
 from pathlib import Path
 
 import bpy
+import numpy as np
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import engine as eng
+from . import live
 from .mocap_retarget import RetargetError, RetargetOptions, Retargeter, map_armature, read_motion
 from .mocap_retarget.bonemap import load_map, save_map
 from .props import preferences
-from .rig_io import armature_rig, constrained_bones, create_mocap_armature, solve_through_constraints, read_bone_map, set_scene_timing, store_bone_map, write_action
+from .rig_io import (
+    apply_pose, armature_rig, constrained_bones, create_mocap_armature, read_bone_map, set_scene_timing,
+    solve_through_constraints, store_bone_map, write_action,
+)
 
 _ACTIVE: dict = {"job": None, "target": None, "scene": None, "failed": False}
 POLL_S = 0.2
@@ -293,8 +298,171 @@ class MOCAP_OT_map_load(bpy.types.Operator, ImportHelper):
         return {"FINISHED"}
 
 
+# -- Live mode (issue 16) ------------------------------------------------------------------------
+
+_LIVE: dict = {"session": None, "poser": None, "target": None, "scene": None, "recording": False, "keys": [],
+               "t0": None, "last_status": 0.0, "stopped": ""}
+LIVE_TICK_S = 1 / 60  # the timer that applies the newest pose: faster frames are dropped, never queued
+LIVE_STATUS_S = 0.25
+
+
+def live_tick() -> float | None:
+    """Apply the newest received pose to the target; while recording, turn every received frame
+    into a key. Returns the next interval (bpy.app.timers), or None when Live has stopped."""
+    session = _LIVE["session"]
+    if session is None:
+        return None
+    scene = bpy.data.scenes.get(_LIVE.get("scene") or "") or bpy.context.scene
+    settings = scene.mocap
+    obj = bpy.data.objects.get(_LIVE.get("target") or "")
+    if obj is None:
+        _live_finish(settings, "the target armature was deleted")
+        return None
+    poser = _LIVE["poser"]
+    try:
+        if _LIVE["recording"]:
+            for frame in session.receiver.drain_recorded():
+                _LIVE["keys"].append((frame.time_s, *poser.pose(frame)))
+        frame = session.receiver.take_latest()
+        if frame is not None:
+            basis, loc = poser.pose(frame)
+            apply_pose(obj, poser.retargeter, basis, loc)
+    except RetargetError as exc:
+        _live_finish(settings, str(exc))
+        return None
+    now = time.monotonic()
+    if now - _LIVE["last_status"] >= LIVE_STATUS_S:
+        _LIVE["last_status"] = now
+        settings.live_status = session.describe()
+        _redraw()
+    ended = session.poll()
+    if ended is not None and session.receiver.take_latest() is None:
+        _live_finish(settings, ended)
+        return None
+    return LIVE_TICK_S
+
+
+def _live_finish(settings, why: str) -> None:
+    """Stop the engine and the receiver; bake the recording if there is one."""
+    session = _LIVE["session"]
+    _LIVE["session"] = None
+    if session is not None:
+        session.stop()
+        if _LIVE["recording"]:
+            poser = _LIVE["poser"]
+            for frame in session.receiver.stop_recording():
+                _LIVE["keys"].append((frame.time_s, *poser.pose(frame)))
+    baked = _bake_recording(settings)
+    settings.live_running = False
+    settings.live_recording = _LIVE["recording"] = False
+    stats = session.describe() if session is not None else ""
+    settings.live_status = "; ".join(p for p in (f"Live stopped: {why}", stats, baked) if p)
+    _redraw()
+
+
+def _bake_recording(settings) -> str:
+    """Key the recorded poses as an action on the target, at the scene's frame rate, each at the
+    time the stream stamped it (not its arrival order): one key per received frame."""
+    keys, _LIVE["keys"] = sorted(_LIVE["keys"], key=lambda k: k[0]), []
+    obj = bpy.data.objects.get(_LIVE.get("target") or "")
+    poser = _LIVE["poser"]
+    if not keys or obj is None or poser is None or poser.retargeter is None:
+        return ""
+    scene = bpy.data.scenes.get(_LIVE.get("scene") or "") or bpy.context.scene
+    fps = scene.render.fps / scene.render.fps_base
+    times = np.array([k[0] for k in keys])
+    frames = scene.frame_current + (times - times[0]) * fps
+    anim = live.live_animation(poser.retargeter, fps, [k[1] for k in keys], [k[2] for k in keys])
+    action = write_action(obj, anim, name=f"live_{obj.name}", frames=frames)
+    return f"recorded {len(keys)} frames into action {action.name}"
+
+
+class MOCAP_OT_live_start(bpy.types.Operator):
+    """Start Live: run `mocap live` on the camera or video and drive the selected armature"""
+    bl_idname = "mocap.live_start"
+    bl_label = "Start Live"
+
+    wait: bpy.props.BoolProperty(
+        name="Wait", description="Run until the stream ends (headless scripts; timers never fire there)",
+        default=False, options={"HIDDEN", "SKIP_SAVE"},
+    )
+
+    def execute(self, context):
+        settings = context.scene.mocap
+        if _LIVE["session"] is not None:
+            self.report({"ERROR"}, "Live is already running")
+            return {"CANCELLED"}
+        target = selected_armature(context)
+        if target is None:
+            settings.live_status = "select the armature Live should drive"
+            self.report({"ERROR"}, settings.live_status)
+            return {"CANCELLED"}
+        try:
+            found = find_engine(context)
+            source = "video" if settings.live_source == "VIDEO" else "camera"
+            video = bpy.path.abspath(settings.live_video) if settings.live_video else ""
+            session = live.LiveSession(found, live.LiveSettings(
+                source=source, camera=settings.live_camera, video=video,
+                host=settings.live_host.strip() or "127.0.0.1", port=settings.live_port))
+            session.start()
+        except (eng.EngineError, live.LiveError) as exc:
+            settings.live_status = str(exc)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        _LIVE.update(session=session, poser=live.LivePoser(lambda sk: retargeter_for(target, sk)[0]),
+                     target=target.name, scene=context.scene.name, recording=settings.live_recording, keys=[],
+                     last_status=0.0)
+        if settings.live_recording:
+            session.receiver.start_recording()
+        settings.live_running = True
+        settings.live_network = session.listens_on_network
+        settings.live_status = f"Listening on {session.settings.host}:{session.receiver.port}; starting mocap..."
+        if self.wait:
+            while live_tick() is not None:
+                time.sleep(LIVE_TICK_S)
+            return {"FINISHED"}
+        bpy.app.timers.register(live_tick, first_interval=LIVE_TICK_S)
+        return {"FINISHED"}
+
+
+class MOCAP_OT_live_stop(bpy.types.Operator):
+    """Stop Live (the recording, if on, becomes an action)"""
+    bl_idname = "mocap.live_stop"
+    bl_label = "Stop Live"
+
+    def execute(self, context):
+        if _LIVE["session"] is None:
+            return {"CANCELLED"}
+        _live_finish(context.scene.mocap, "stopped")
+        return {"FINISHED"}
+
+
+class MOCAP_OT_live_record(bpy.types.Operator):
+    """Start or stop recording the live stream into an action"""
+    bl_idname = "mocap.live_record"
+    bl_label = "Record"
+
+    def execute(self, context):
+        settings = context.scene.mocap
+        session = _LIVE["session"]
+        if session is None:
+            settings.live_recording = not settings.live_recording  # armed for the next start
+            return {"FINISHED"}
+        if not _LIVE["recording"]:
+            session.receiver.start_recording()
+            _LIVE["recording"] = settings.live_recording = True
+        else:
+            poser = _LIVE["poser"]
+            for frame in session.receiver.stop_recording():
+                _LIVE["keys"].append((frame.time_s, *poser.pose(frame)))
+            _LIVE["recording"] = settings.live_recording = False
+            settings.live_status = _bake_recording(settings)
+        return {"FINISHED"}
+
+
 CLASSES = (MOCAP_OT_check_engine, MOCAP_OT_convert, MOCAP_OT_cancel, MOCAP_OT_apply_motion, MOCAP_OT_map_detect,
-           MOCAP_OT_map_save, MOCAP_OT_map_load)
+           MOCAP_OT_map_save, MOCAP_OT_map_load,
+           MOCAP_OT_live_start, MOCAP_OT_live_stop, MOCAP_OT_live_record)
 
 
 def cancel_running() -> None:
@@ -305,3 +473,10 @@ def cancel_running() -> None:
         job.cancel()
     if bpy.app.timers.is_registered(tick):
         bpy.app.timers.unregister(tick)
+    session = _LIVE["session"]  # Live: the engine process ends, the port is freed
+    if session is not None:
+        _LIVE["session"] = None
+        _LIVE["keys"] = []
+        session.stop()
+    if bpy.app.timers.is_registered(live_tick):
+        bpy.app.timers.unregister(live_tick)

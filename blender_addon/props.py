@@ -62,6 +62,24 @@ class MocapSettings(bpy.types.PropertyGroup):
         subtype="DIR_PATH",
         default="",
     )
+    live_source: EnumProperty(
+        name="Source",
+        items=[("CAMERA", "Camera", "A camera, by index"), ("VIDEO", "Video", "A video file played at its own pace")],
+        default="CAMERA",
+    )
+    live_camera: IntProperty(name="Camera", description="Camera index (0 = the first camera)", min=0, default=0)
+    live_video: StringProperty(name="Video", description="Video to stream at real-time pace", subtype="FILE_PATH")
+    live_host: StringProperty(
+        name="Listen on",
+        description="Address the stream is received on: 127.0.0.1 is this machine only; 0.0.0.0 accepts "
+        "streams from other machines on the network",
+        default="127.0.0.1",
+    )
+    live_port: IntProperty(name="Port", description="UDP port (VMC's default: 39539)", min=1, max=65535, default=39539)
+    live_recording: BoolProperty(name="Record", description="Bake the stream into an action", default=False)
+    live_running: BoolProperty(default=False)
+    live_network: BoolProperty(default=False)
+    live_status: StringProperty(default="")
     running: BoolProperty(default=False)
     progress: FloatProperty(default=0.0, min=0.0, max=1.0)
     status: StringProperty(default="")

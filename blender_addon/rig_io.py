@@ -55,15 +55,19 @@ def _fcurve_factory(obj, action):
     return lambda path, index, group: action.fcurves.new(path, index=index, action_group=group)
 
 
-def write_action(obj, anim: TargetAnimation, name: str, frame_start: int = 1):
+def write_action(obj, anim: TargetAnimation, name: str, frame_start: int = 1, frames=None):
     """Key `anim` on armature `obj` as a new action named `name` (frames frame_start ..); returns it.
 
     Rotations are keyed as quaternions (the keyed bones' rotation mode is set to QUATERNION),
-    locations only where anim.keyed_location says; other bones are left as they are."""
+    locations only where anim.keyed_location says; other bones are left as they are.
+    frames: (T,) explicit scene frame of each key (a live recording keys each received pose at
+    its stream time, possibly between whole frames); default frame_start, frame_start + 1, ..."""
     action = bpy.data.actions.new(name)
     new_curve = _fcurve_factory(obj, action)
     n = anim.basis_xyzw.shape[0]
-    frames = np.arange(frame_start, frame_start + n, dtype=np.float32)
+    if frames is None:
+        frames = np.arange(frame_start, frame_start + n, dtype=np.float32)
+    frames = np.asarray(frames, dtype=np.float32)
     co = np.empty((n, 2), dtype=np.float32)
     co[:, 0] = frames
     for b, bone in enumerate(anim.names):

@@ -87,6 +87,42 @@ class VIEW3D_PT_mocap_bone_map(bpy.types.Panel):
         layout.template_list("MOCAP_UL_bone_map", "", obj, "mocap_bone_map", obj, "mocap_map_index", rows=8)
 
 
+class VIEW3D_PT_mocap_live(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mocap"
+    bl_label = "Live"
+    bl_parent_id = "VIEW3D_PT_mocap"
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.mocap
+        col = layout.column()
+        col.enabled = not s.live_running
+        col.prop(s, "live_source", expand=True)
+        col.prop(s, "live_camera" if s.live_source == "CAMERA" else "live_video")
+        row = col.row(align=True)
+        row.prop(s, "live_host")
+        row.prop(s, "live_port", text="")
+        if s.live_host.strip() not in ("127.0.0.1", "localhost", "::1", ""):
+            layout.label(text=f"Listening on the network ({s.live_host}): other machines", icon="ERROR")
+            layout.label(text="can send poses to this armature")
+        target = selected_armature(context)
+        if not s.live_running:
+            layout.label(text=f"Drives: {target.name}" if target else "Drives: select an armature", icon="ARMATURE_DATA")
+        row = layout.row(align=True)
+        row.scale_y = 1.4
+        if s.live_running:
+            row.operator("mocap.live_stop", icon="PAUSE")
+        else:
+            row.operator("mocap.live_start", icon="PLAY")
+        row.operator("mocap.live_record", text="Recording" if s.live_recording else "Record",
+                     icon="RADIOBUT_ON" if s.live_recording else "RADIOBUT_OFF", depress=s.live_recording)
+        if s.live_status:
+            for line in _wrap(s.live_status, 48):
+                layout.label(text=line)
+
+
 def _wrap(text: str, width: int) -> list[str]:
     words, lines, line = text.split(), [], ""
     for w in words:
@@ -98,4 +134,4 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines + ([line] if line else [])
 
 
-CLASSES = (MOCAP_UL_bone_map, VIEW3D_PT_mocap, VIEW3D_PT_mocap_bone_map)
+CLASSES = (MOCAP_UL_bone_map, VIEW3D_PT_mocap, VIEW3D_PT_mocap_live, VIEW3D_PT_mocap_bone_map)

@@ -3,6 +3,8 @@
 Exit codes: 0 success; 2 bad input or usage; 3 detection could not run; 4 no person;
 5 an output could not be written; 6 a malformed file; 7 a live stream could not be sent
 (no receiver listened for the whole stream, unknown host); 1 anything else mocap reports.
+`mocap batch` (cli_batch.py): 0 every job done or skipped; 1 one or more jobs failed;
+2 bad usage; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -177,6 +179,9 @@ def convert(
         Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Processes: a long video is detected in that many time chunks at once.")
+    ] = 1,
     progress: Annotated[
         ProgressMode,
         typer.Option("--progress", help="bar: on the terminal; json: one JSON event per line on stdout (docs/addon.md)."),
@@ -211,14 +216,19 @@ def convert(
         report_path=report,
     )
     _stop_on_sigterm()
+    detector = None
+    if jobs > 1:
+        from mocap.batch.chunked import ChunkedDetector
+
+        detector = ChunkedDetector(jobs)
     if progress is ProgressMode.json:
-        _convert_json(video, out, options)
+        _convert_json(video, out, options, detector)
         return
     from mocap.progress import ConvertProgress
 
     with ConvertProgress(enabled=not quiet) as bar:
         try:
-            result = run_convert(video, out, options, progress=bar.advance, on_info=bar.start)
+            result = run_convert(video, out, options, progress=bar.advance, on_info=bar.start, detector=detector)
         except MocapError as exc:
             bar.stop()
             raise _fail(exc) from exc
@@ -241,7 +251,7 @@ def _stop_on_sigterm() -> None:
         pass
 
 
-def _convert_json(video: Path, out: str | None, options) -> None:
+def _convert_json(video: Path, out: str | None, options, detector=None) -> None:
     """convert with the --progress json event stream (mocap/progress_json.py) on stdout."""
     from mocap.errors import MocapError
     from mocap.pipeline import convert as run_convert
@@ -249,7 +259,7 @@ def _convert_json(video: Path, out: str | None, options) -> None:
 
     events = JsonProgress()
     try:
-        result = run_convert(video, out, options, progress=events.advance, on_info=events.start)
+        result = run_convert(video, out, options, progress=events.advance, on_info=events.start, detector=detector)
     except MocapError as exc:
         events.fail(str(exc), exc.exit_code)
         raise _fail(exc) from exc
@@ -418,3 +428,8 @@ def live(
             f"per frame {median_ms(ms):.0f} ms median ({median_ms(summary.detect_ms):.0f} ms detection), "
             f"{percentile_ms(ms, 95):.0f} ms 95th percentile"
         )
+
+
+from mocap.cli_batch import batch as _batch  # noqa: E402 - registered after the helpers it uses
+
+app.command(name="batch")(_batch)

@@ -107,9 +107,11 @@ def probe_and_detect(
     options: ConvertOptions,
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> tuple[VideoInfo, LandmarkTracks]:
     """Probe and detect (through the landmark cache). on_info(info, n_frames) is called
-    before decoding starts so a progress bar can know its total."""
+    before decoding starts so a progress bar can know its total. `detector` replaces
+    one-process detection on a cache miss (see detect_cached)."""
     from mocap.detect import detect_cached
     from mocap.video import count_frames_in_range, probe_video
 
@@ -124,6 +126,7 @@ def probe_and_detect(
         cache_dir=options.cache_dir if options.use_cache else None,
         use_cache=options.use_cache,
         progress=progress,
+        detector=detector,
     )
     return info, tracks
 
@@ -275,8 +278,12 @@ def convert(
     options: ConvertOptions = ConvertOptions(),
     progress: Callable[[int], None] | None = None,
     on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> ConvertResult:
-    """Video file -> motion files. Raises a MocapError subclass on bad input."""
+    """Video file -> motion files. Raises a MocapError subclass on bad input.
+
+    `detector` replaces one-process detection on a landmark-cache miss: see detect_cached
+    and mocap.batch.chunked (time chunks on several cores)."""
     video = Path(video)
     paths = output_paths(video, out, options.formats)
     first = next(iter(paths.values()))
@@ -288,7 +295,7 @@ def convert(
     check_outputs_possible(options, planned)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    info, tracks = probe_and_detect(video, options, progress, on_info)
+    info, tracks = probe_and_detect(video, options, progress, on_info, detector)
     timings["detect"] = time.perf_counter() - t0
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()

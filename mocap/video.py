@@ -32,6 +32,17 @@ from mocap.errors import InputError
 
 _EPS_S = 1e-6  # tolerance for comparing times, seconds
 _HASH_CHUNK = 1 << 20
+_decode_threads = 0  # 0: FFmpeg's own choice (one per core); see set_decode_threads
+
+
+def set_decode_threads(n: int) -> None:
+    """Decoder threads for read_frames in this process (0: one per core, FFmpeg's default).
+
+    Batch and chunk workers set it so that N processes do not each start one decoding
+    thread per core.
+    """
+    global _decode_threads
+    _decode_threads = max(0, int(n))
 
 
 def _open(path: Path) -> Any:
@@ -264,6 +275,8 @@ def read_frames(info: VideoInfo, start_s: float | None = None, end_s: float | No
     try:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
+        if _decode_threads:
+            stream.codec_context.thread_count = _decode_threads
         tb_num, tb_den = stream.time_base.numerator, stream.time_base.denominator
         start_pts = stream.start_time or 0
         if start_s is not None:

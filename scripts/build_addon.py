@@ -1,5 +1,6 @@
 """Build the Blender extension zip: blender_addon/ plus a copy of mocap/retarget as
-mocap_retarget/ (numpy only, the add-on's retargeting maths).
+mocap_retarget/ (numpy only, the add-on's retargeting maths), mocap/live/receive.py as
+mocap_receive.py (the live stream's receiver) and the python-osc wheel it needs.
 
     python scripts/build_addon.py [--out dist] [--blender PATH]
 
@@ -24,15 +25,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ADDON = ROOT / "blender_addon"
 RETARGET = ROOT / "mocap" / "retarget"
+RECEIVE = ROOT / "mocap" / "live" / "receive.py"
 SKIP = re.compile(r"(__pycache__|\.pyc$|\.pyo$)")
 
 
 def stage(folder: Path) -> Path:
-    """Copy the add-on and the vendored retarget package into folder/mocap; returns it."""
+    """Copy the add-on, the vendored retarget package and the live receiver (mocap/live/receive.py
+    as mocap_receive.py) into folder/mocap, and fetch the wheels its manifest lists; returns it."""
     out = folder / "mocap"
     shutil.copytree(ADDON, out, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "mocap_retarget"))
     shutil.copytree(RETARGET, out / "mocap_retarget", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy2(RECEIVE, out / "mocap_receive.py")
+    fetch_wheels(out)
     return out
+
+
+def fetch_wheels(out: Path) -> None:
+    """Download each wheel the manifest lists (name-version-...whl) from the package index into
+    out/wheels with pip (its cache makes repeats free). Raises SystemExit naming the wheel when
+    pip cannot get exactly that file."""
+    manifest = tomllib.loads((out / "blender_manifest.toml").read_text(encoding="utf-8"))
+    for rel in manifest.get("wheels", []):
+        target = out / rel
+        name, version = Path(rel).name.split("-")[:2]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                               "--dest", str(target.parent), f"{name.replace('_', '-')}=={version}"],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not target.is_file():
+            raise SystemExit(f"cannot fetch {target.name} for the add-on: {proc.stderr.strip()[-300:]}")
 
 
 def blender_version(exe: str) -> tuple[int, int]:

@@ -301,6 +301,107 @@ def cmd_check_engine(args: dict) -> dict:
     return {"json": {"result": result, "error": error, "engine_status": bpy.context.scene.mocap.engine_status}}
 
 
+def cmd_live(args: dict) -> dict:
+    """Live mode: `mocap live --video` streams to the add-on, which drives and records the target.
+    args: mocap, video, port, target; garbage: also send junk and old-version packets to the
+    port while streaming; busy_port: hold the port first (the add-on must refuse it);
+    no_target: leave nothing selected."""
+    import socket
+    import threading
+
+    fresh_scene()
+    bpy.context.preferences.addons[MODULE].preferences.mocap_path = args["mocap"]
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    scene.frame_current = 1
+    arm = make_target(args.get("target", "rigify"))
+    select_only(arm)
+    if args.get("no_target"):
+        arm.select_set(False)
+    s = scene.mocap
+    s.live_source, s.live_video, s.live_port, s.live_recording = "VIDEO", args["video"], args["port"], True
+    ops = sys.modules[MODULE + ".operators"]
+    applied = []  # a hand bone's head after each pose the timer applied (Blender's own evaluation)
+    real_apply = ops.apply_pose
+    hand = next(b.name for b in arm.pose.bones if b.name.lower() in ("hand.l", "mixamorig:lefthand", "lefthand"))
+
+    latency_ms = []  # frame available in `mocap live` -> its pose applied here (benchmarks/live_latency.py)
+
+    def recording_apply(obj, retargeter, basis, loc):
+        real_apply(obj, retargeter, basis, loc)
+        bpy.context.view_layer.update()
+        frame = ops._LIVE["poser"]._memo[0]  # the frame this pose came from
+        if frame.sent_wall_s is not None:
+            latency_ms.append((time.time() - frame.sent_wall_s) * 1000.0)
+        applied.append(tuple(obj.matrix_world @ obj.pose.bones[hand].head))
+
+    ops.apply_pose = recording_apply
+    stop = threading.Event()
+    junk_sent = {"n": 0}
+
+    def junk() -> None:
+        from pythonosc.osc_message_builder import OscMessageBuilder
+
+        old = OscMessageBuilder("/mocap/Frame")
+        for a in (99, 0, 0.0, 0, 0):
+            old.add_arg(a)
+        bone = OscMessageBuilder("/VMC/Ext/Bone/Pos")
+        bone.add_arg("Hips")
+        for a in (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0):
+            bone.add_arg(a)
+        from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+
+        b = OscBundleBuilder(IMMEDIATELY)
+        b.add_content(bone.build())
+        b.add_content(old.build())
+        packets = [b"garbage", b"#bundle\x00" + b"\xff" * 24, b"", b.build().dgram]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            while not stop.is_set() and junk_sent["n"] < 200:
+                tx.sendto(packets[junk_sent["n"] % len(packets)], ("127.0.0.1", args["port"]))
+                junk_sent["n"] += 1
+                time.sleep(0.01)
+
+    busy = None
+    if args.get("busy_port"):
+        busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        busy.bind(("127.0.0.1", args["port"]))
+    sender = threading.Thread(target=junk, daemon=True) if args.get("garbage") else None
+    stats = {}
+    real_stop = sys.modules[MODULE + ".live"].LiveSession.stop
+
+    def stop_and_count(session):
+        real_stop(session)
+        stats.update(vars(session.receiver.stats))
+
+    sys.modules[MODULE + ".live"].LiveSession.stop = stop_and_count
+    try:
+        if sender is not None:
+            sender.start()
+        result = sorted(bpy.ops.mocap.live_start(wait=True))
+        error = ""
+    except RuntimeError as exc:  # the operator's ERROR report, as a script sees it
+        result, error = ["CANCELLED"], str(exc)
+    finally:
+        stop.set()
+        if busy is not None:
+            busy.close()
+    keys = []
+    action = arm.animation_data.action if arm.animation_data else None
+    if action is not None:
+        curves = list(getattr(action, "fcurves", []) or [])
+        for layer in getattr(action, "layers", []):
+            for strip in layer.strips:
+                for bag in strip.channelbags:
+                    curves.extend(bag.fcurves)
+        keys = [[k.co[0] for k in c.keyframe_points] for c in curves]
+    return {"json": {
+        "result": result, "error": error, "status": s.live_status, "running": s.live_running, "stats": stats,
+        "junk_sent": junk_sent["n"], "applied": applied, "key_frames": keys[0] if keys else [],
+        "key_counts": sorted({len(k) for k in keys}), "action": action.name if action else "",
+        "latency_ms": latency_ms,
+    }}
+
+
 if __name__ == "__main__":
     zip_path, command, args_json, out = sys.argv[1:5]
     ARGS = json.loads(args_json)

@@ -270,3 +270,51 @@ def test_too_old_engine_is_named(addon_zip, tmp_path):
     data, _ = run_driver(addon_zip, "check_engine", {"mocap": str(fake)}, tmp_path)
     assert data["result"] == ["CANCELLED"]
     assert "0.0.9" in data["engine_status"] and "too old" in data["engine_status"]
+
+
+# -- Live mode (issue 16) --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.mediapipe
+def test_live_drives_and_records_the_armature_and_shrugs_off_garbage(addon_zip, tmp_path):
+    """`mocap live --video` streams to the add-on (a real engine process); the timer moves the
+    armature and Record keys one pose per received frame at its stream time; junk and
+    old-version packets sent to the same port are counted and ignored."""
+    data, _ = run_driver(addon_zip, "live", {
+        "mocap": str(MOCAP), "video": str(REPO / "samples" / "dance_arms.mp4"), "port": _free_port(),
+        "target": "rigify", "garbage": True,
+    }, tmp_path)
+    assert data["result"] == ["FINISHED"], data
+    stats = data["stats"]
+    assert 0 < stats["received"] <= 120  # 120 frames in the clip; late ones may be skipped by the engine
+    assert stats["malformed"] >= 1 and stats["old_version"] >= 1, (stats, data["junk_sent"])
+    assert not data["running"] and "Live stopped: the stream ended" in data["status"]
+    assert f"recorded {stats['received']} frames into action" in data["status"]
+    # the armature moved: the dancer's left hand travels tens of centimetres
+    hand = np.array(data["applied"])
+    assert len(hand) >= 2 and np.ptp(hand, axis=0).max() > 0.1
+    # one key per received frame, on the scene's 30 fps clock from the stream's timestamps
+    assert data["key_counts"] == [stats["received"]]
+    frames = np.array(data["key_frames"])
+    assert frames[0] == pytest.approx(1.0) and np.all(np.diff(frames) > 0)
+    assert np.allclose(np.diff(frames), np.round(np.diff(frames)), atol=1e-3)  # 30 fps stream on a 30 fps scene
+    assert frames[-1] <= 1.0 + 119 + 1e-3
+
+
+def test_live_refuses_a_port_in_use_and_needs_a_target(addon_zip, tmp_path):
+    port = _free_port()
+    data, _ = run_driver(addon_zip, "live", {"mocap": str(MOCAP), "video": str(REPO / "samples" / "dance_arms.mp4"),
+                                             "port": port, "busy_port": True}, tmp_path)
+    assert data["result"] == ["CANCELLED"] and not data["running"]
+    assert data["status"] == f"cannot listen on 127.0.0.1:{port}: the port is in use by another program; choose another port"
+    data, _ = run_driver(addon_zip, "live", {"mocap": str(MOCAP), "video": str(REPO / "samples" / "dance_arms.mp4"),
+                                             "port": port, "no_target": True}, tmp_path)
+    assert data["result"] == ["CANCELLED"] and data["status"] == "select the armature Live should drive"

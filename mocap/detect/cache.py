@@ -137,8 +137,12 @@ def detect_cached(
     cache_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
     use_cache: bool = True,
+    detector: Callable[..., LandmarkTracks] | None = None,
 ) -> LandmarkTracks:
     """Landmarks for frames [start_s, end_s) of a video, from the cache or by detection.
+
+    `detector(info, start_s, end_s, model, progress)`, when given, replaces the one-process
+    detection on a miss (mocap.batch.chunked.ChunkedDetector runs time chunks in parallel).
 
     On a hit `progress(n_frames)` is called once; otherwise detect_landmarks reports per
     frame and the result is stored. use_cache=False neither reads nor writes the cache.
@@ -164,7 +168,10 @@ def detect_cached(
                     progress(tracks.n_frames)
                 return tracks
     start, end = _norm_range(start_s, end_s)
-    tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress)
+    if detector is not None:
+        tracks = detector(info, start, end, model, progress)
+    else:
+        tracks = detect_landmarks(info, read_frames(info, start, end), model=model, progress=progress)
     if path is not None:
         try:
             write_tracks(tracks, path)

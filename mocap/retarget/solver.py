@@ -265,19 +265,20 @@ class Retargeter:
     def channels(self, rot: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Blender pose channels (basis rotation (T, B, 4), location (T, B, 3)) for assembled poses."""
         tgt = self.target
-        basis = np.empty_like(rot)
-        loc = np.zeros_like(pos)
         rest = tgt.rest_xyzw
-        for b in range(tgt.n_bones):
-            p = tgt.parents[b]
-            rb_inv = quat.inv(rest[b])
-            if p < 0:
-                basis[:, b] = quat.mul(rb_inv, rot[:, b])
-                loc[:, b] = quat.rotate(rb_inv, pos[:, b] - tgt.head[b])
-            else:
-                to_rest = quat.mul(rest[p], quat.inv(rot[:, p]))  # posed armature space -> rest armature space
-                basis[:, b] = quat.mul(rb_inv, quat.mul(to_rest, rot[:, b]))
-                loc[:, b] = quat.rotate(rb_inv, quat.rotate(to_rest, pos[:, b] - pos[:, p]) + tgt.head[p] - tgt.head[b])
+        head = np.asarray(tgt.head, dtype=float)
+        rb_inv = quat.inv(rest)  # (B, 4)
+        parents = np.asarray(tgt.parents)
+        root = parents < 0
+        p = np.where(root, 0, parents)
+        # Every bone at once (each needs only its parent's assembled pose): for a child,
+        # to_rest = rest[p] * rot[p]^-1 takes posed armature space to rest armature space.
+        to_rest = quat.mul(rest[p], quat.inv(rot[:, p]))  # (T, B, 4)
+        basis = quat.mul(rb_inv, quat.mul(to_rest, rot))
+        loc = quat.rotate(rb_inv, quat.rotate(to_rest, pos - pos[:, p]) + head[p] - head)
+        if root.any():  # the root bones: relative to their own rest, no parent
+            basis[:, root] = quat.mul(rb_inv[root], rot[:, root])
+            loc[:, root] = quat.rotate(rb_inv[root], pos[:, root] - head[root])
         return basis, loc
 
     def keyed(self) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,113 @@
+"""Ray on a loopback cluster: throughput with one node vs two, and scheduling overhead.
+
+Each node is a `ray start` process with one CPU, pinned to its own core (taskset), in a
+private network namespace holding only the loopback interface (tests/ray_cluster.py; needs
+root). Throughput: `mocap batch --executor ray` over ten of ../shared/data/synthetic's clips,
+cache off, on a one-node cluster and then on a two-node cluster (frames/s, ratio). Overhead:
+on the two-node cluster, 200 no-op tasks through mocap's RayExecutor all at once (wall per
+task) and 50 one after the other (round trip per task), beside the same through the local
+WorkerPool.
+
+    .venv/bin/python benchmarks/bench_ray.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from proc import MOCAP, ROOT, load
+
+sys.path.insert(0, str(ROOT / "tests"))
+from ray_cluster import LoopbackCluster  # noqa: E402
+
+SYNTH = ROOT.parent / "shared" / "data" / "synthetic"
+
+PROBE = '''
+import sys, time
+from mocap.batch.ray_executor import RayExecutor
+from mocap.batch.pool import WorkerPool
+
+
+def noop(progress=None):
+    return 0
+
+
+def overhead(ex, n_all=200, n_seq=50):
+    for i in range(4):
+        ex.submit(f"w{i}", noop, ())
+    list(ex.events())
+    t = time.perf_counter()
+    for i in range(n_all):
+        ex.submit(str(i), noop, ())
+    list(ex.events())
+    wall_all = (time.perf_counter() - t) / n_all
+    t = time.perf_counter()
+    for i in range(n_seq):
+        ex.submit(f"s{i}", noop, ())
+        list(ex.events())
+    return 1000 * wall_all, 1000 * (time.perf_counter() - t) / n_seq
+
+
+if __name__ == "__main__":
+    ray_all, ray_seq = overhead(RayExecutor(sys.argv[1]))
+    with WorkerPool(2) as pool:
+        pool_all, pool_seq = overhead(pool)
+    print(f"{ray_all:.3f} {ray_seq:.3f} {pool_all:.3f} {pool_seq:.3f}")
+'''
+
+
+def batch_wall(cluster: LoopbackCluster, takes: Path, out: Path) -> float:
+    t0 = time.perf_counter()
+    proc = cluster.run([MOCAP, "batch", str(takes), "-o", str(out), "--executor", "ray", "--ray-address",
+                        cluster.address, "--no-cache", "-q"], out.with_suffix(".log"))
+    code = proc.wait()
+    cluster.started.remove(proc)
+    if code != 0:
+        raise SystemExit(out.with_suffix(".log").read_text()[-3000:])
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    shorts = sorted(SYNTH.glob("dev_*.mp4"))[:10]
+    from mocap.video import probe_video
+
+    n_frames = sum(probe_video(s).frame_count for s in shorts)
+    print(f"before: {load()}")
+    walls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        takes = Path(tmp) / "takes"
+        takes.mkdir()
+        for s in shorts:
+            (takes / s.name).symlink_to(s)
+        for nodes in (1, 2):
+            cluster = LoopbackCluster()
+            try:
+                cluster.start(nodes=nodes, pin=True)
+                walls[nodes] = batch_wall(cluster, takes, Path(tmp) / f"out{nodes}")
+                if nodes == 2:
+                    probe = Path(tmp) / "probe.py"
+                    probe.write_text(PROBE)
+                    log = Path(tmp) / "probe.log"
+                    proc = cluster.run([sys.executable, str(probe), cluster.address], log)
+                    proc.wait()
+                    cluster.started.remove(proc)
+                    overhead = [float(x) for x in log.read_text().strip().splitlines()[-1].split()]
+            finally:
+                cluster.stop()
+    print(f"after: {load()}")
+    print(f"| nodes (1 CPU each, pinned) | wall s | frames/s |\n|---|---|---|")
+    for nodes, wall in walls.items():
+        print(f"| {nodes} | {wall:.1f} | {n_frames / wall:.1f} |")
+    print(f"\ntwo nodes / one node throughput: {walls[1] / walls[2]:.2f}x ({len(shorts)} clips, {n_frames} frames)")
+    print("| scheduling overhead per no-op task | Ray (2 nodes) ms | local WorkerPool (2) ms |\n|---|---|---|")
+    print(f"| 200 at once, wall per task | {overhead[0]:.2f} | {overhead[2]:.2f} |")
+    print(f"| 50 one after another, round trip | {overhead[1]:.2f} | {overhead[3]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

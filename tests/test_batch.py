@@ -1,0 +1,281 @@
+"""`mocap batch` on local processes: inputs, manifest, resume, failures, Ctrl-C, the pool,
+and time chunks (`convert --jobs`)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mocap.batch.inputs import expand_inputs
+from mocap.batch.manifest import Manifest
+from mocap.batch.pool import WorkerPool
+from mocap.cli import app
+from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
+from mocap.detect.chunks import Chunk, plan_chunks, stitch_chunks
+from mocap.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+runner = CliRunner()
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def test_inputs_files_folders_globs(tmp_path):
+    (tmp_path / "day1" / "cam").mkdir(parents=True)
+    for name in ("day1/a.mp4", "day1/cam/b.MOV", "day1/notes.txt", "day1/.hidden.mp4", "c.avi"):
+        (tmp_path / name).write_bytes(b"x")
+    found = expand_inputs([str(tmp_path / "day1"), str(tmp_path / "c.avi")])
+    assert [(i.path.name, i.key) for i in found] == [("a.mp4", "a"), ("b.MOV", "cam/b"), ("c.avi", "c")]
+    globbed = expand_inputs([str(tmp_path / "**" / "*.mp4"), str(tmp_path / "day1" / "a.mp4")])
+    assert [(i.path.name, i.key) for i in globbed] == [("a.mp4", "day1/a")]  # the same file once
+
+
+def test_inputs_that_name_nothing_or_collide_are_usage_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file or folder"):
+        expand_inputs([str(tmp_path / "missing.mp4")])
+    with pytest.raises(InputError, match="no file matches"):
+        expand_inputs([str(tmp_path / "*.mp4")])
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "take.mp4").write_bytes(b"x")
+    with pytest.raises(InputError, match="would both write take"):
+        expand_inputs([str(tmp_path / "x" / "take.mp4"), str(tmp_path / "y" / "take.mp4")])
+
+
+def test_batch_has_every_convert_option():
+    from mocap.cli import convert
+    from mocap.cli_batch import batch
+
+    # --progress json is the add-on's stream for one take; batch reports jobs and frames itself.
+    convert_options = set(inspect.signature(convert).parameters) - {"video", "progress"}
+    assert convert_options <= set(inspect.signature(batch).parameters)
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def test_manifest_newest_record_wins_and_a_cut_line_is_ignored(tmp_path):
+    path = tmp_path / "m.jsonl"
+    m = Manifest(path)
+    m.append({"job": "a", "status": "failed"})
+    m.append({"job": "b", "status": "done"})
+    with open(path, "a") as fh:
+        fh.write('{"job": "a", "sta')  # a run killed in the middle of a write
+    m2 = Manifest(path)
+    assert m2.latest == {"a": {"job": "a", "status": "failed"}, "b": {"job": "b", "status": "done"}}
+    m2.append({"job": "a", "status": "done"})
+    assert Manifest(path).latest["a"]["status"] == "done"
+
+
+# ---------------------------------------------------------------- the pool
+
+
+def _square(x, progress=None):
+    progress(2)
+    return x * x
+
+
+def _die(x, progress=None):
+    if x == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise InputError(f"{x}: not a video")
+
+
+def test_pool_reports_results_errors_and_a_dead_worker_without_losing_the_others():
+    events = []
+    with WorkerPool(2) as pool:
+        pool.submit("a", _square, (3,))
+        pool.submit("b", _die, ("die",))
+        pool.submit("c", _die, ("bad.mp4",))
+        pool.submit("d", _square, (4,))
+        events = list(pool.events())
+    final = {e.task_id: e for e in events if e.kind != "progress"}
+    assert final["a"].kind == "done" and final["a"].value == 9
+    assert final["d"].kind == "done" and final["d"].value == 16
+    assert final["b"].kind == "crashed" and final["b"].value == -signal.SIGKILL
+    assert final["c"].kind == "error" and final["c"].value == ("InputError", "bad.mp4: not a video", 2)
+    assert sum(e.value for e in events if e.kind == "progress" and e.task_id in "ad") == 4
+
+
+# ---------------------------------------------------------------- chunks
+
+
+def test_chunks_cover_every_frame_once_and_start_early_enough():
+    chunks = plan_chunks(10, 1010, fps=25.0, n_chunks=4, min_chunk_s=5.0)
+    assert [(c.first, c.stop) for c in chunks] == [(10, 260), (260, 510), (510, 760), (760, 1010)]
+    assert chunks[0].decode_from == 10
+    assert all(c.first - c.decode_from == 38 for c in chunks[1:])  # ceil((1.0 + 0.5) s * 25 fps)
+    assert len(plan_chunks(0, 200, fps=25.0, n_chunks=4, min_chunk_s=5.0)) == 1  # too short to split
+
+
+def _part(values: np.ndarray, chunk: Chunk) -> LandmarkTracks:
+    """Tracks whose every coordinate of frame i is values[i], for the rows a chunk decodes."""
+    rows = np.arange(chunk.decode_from, chunk.stop)
+    v = values[rows]
+    n = len(BLAZEPOSE_NAMES)
+    return LandmarkTracks(
+        names=BLAZEPOSE_NAMES, fps=10.0, times_s=rows / 10.0, frame_indices=rows, image_size_px=(64, 64),
+        image_xy_px=np.repeat(v[:, None, None], n, 1).repeat(2, 2), world_m=np.repeat(v[:, None, None], n, 1).repeat(3, 2),
+        visibility=np.ones((rows.size, n)), detected=np.ones(rows.size, bool),
+    )
+
+
+def test_stitching_keeps_each_chunks_frames_and_ramps_across_the_seam():
+    truth = np.arange(100, dtype=float)
+    chunks = plan_chunks(0, 100, fps=10.0, n_chunks=2, min_chunk_s=2.0)
+    same = stitch_chunks(chunks, [_part(truth, c) for c in chunks], fps=10.0)
+    np.testing.assert_array_equal(same.frame_indices, np.arange(100))
+    np.testing.assert_allclose(same.image_xy_px[:, 0, 0], truth)  # equal parts: nothing changes
+    shifted = truth + 10.0  # the later chunk's tracker history disagrees by 10
+    parts = [_part(truth, chunks[0]), _part(shifted, chunks[1])]
+    seam = chunks[1].first
+    x = stitch_chunks(chunks, parts, fps=10.0).image_xy_px[:, 0, 0] - truth
+    assert np.all(x[: seam - 5] == 0) and np.all(x[seam:] == 10)
+    np.testing.assert_allclose(x[seam - 5 : seam], 10 * np.arange(1, 6) / 6)  # 0.5 s ramp, no step
+
+
+@pytest.mark.mediapipe
+def test_chunked_detection_matches_one_process_away_from_the_seam():
+    from mocap.batch.chunked import ChunkedDetector
+    from mocap.detect.mediapipe_pose import detect_landmarks
+    from mocap.video import probe_video, read_frames
+
+    info = probe_video(SAMPLES / "squats.mp4")  # 65 frames at 5 fps
+    one = detect_landmarks(info, read_frames(info))
+    counted = []
+    detector = ChunkedDetector(2, min_chunk_s=5.0)
+    two = detector(info, None, None, "full", counted.append)
+    assert len(detector.chunks) == 2 and sum(counted) == 65
+    np.testing.assert_array_equal(two.frame_indices, one.frame_indices)
+    seam = detector.chunks[1].first
+    blend = 3  # round(0.5 s * 5 fps) frames before the seam are cross-faded
+    np.testing.assert_array_equal(two.image_xy_px[: seam - blend], one.image_xy_px[: seam - blend])
+    error_px = np.nanmax(np.linalg.norm(two.image_xy_px - one.image_xy_px, axis=-1), axis=1)
+    # The later chunk settled during its warm-up: at the seam it is as close to the
+    # one-process run as a tracker with another history gets (tens of px, not a re-detection jump)
+    assert np.all(error_px[seam - blend : seam + 3] < 40.0), error_px[seam - blend : seam + 3]
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def takes(tmp_path) -> Path:
+    folder = tmp_path / "takes"
+    (folder / "day2").mkdir(parents=True)
+    shutil.copy(SAMPLES / "squats.mp4", folder / "squats.mp4")
+    shutil.copy(SAMPLES / "dance_arms.mp4", folder / "day2" / "dance.mp4")
+    (folder / "day2" / "broken.mp4").write_bytes(b"this is not a video")
+    return folder
+
+
+def _records(out: Path) -> dict[str, dict]:
+    latest = {}
+    for line in (out / "mocap-batch.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        latest[record["job"]] = record
+    return latest
+
+
+@pytest.mark.mediapipe
+def test_batch_runs_resumes_and_fails_only_the_bad_file(takes, tmp_path):
+    out = tmp_path / "out"
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    result = runner.invoke(app, ["batch", str(takes), "-o", str(out), "-j", "2", *cache])
+    assert result.exit_code == 1, result.output  # one job failed
+    records = _records(out)
+    assert records["day2/broken"]["status"] == "failed"
+    assert records["day2/broken"]["error"].startswith(str(takes / "day2" / "broken.mp4"))
+    assert "broken" in result.stderr and "failed jobs" in result.stderr
+    for key, frames in (("squats", 65), ("day2/dance", 120)):
+        r = records[key]
+        assert r["status"] == "done" and r["frames"] == frames and r["detection_rate"] > 0.9
+        assert set(r["timings_s"]) >= {"detect", "solve", "write", "total"}
+        assert len(r["content_hash"]) == 64 and r["options"]["formats"] == ["bvh"]
+        assert (out / r["outputs"]["bvh"]).is_file() and (out / r["outputs"]["contacts"]).is_file()
+    assert records["day2/dance"]["outputs"]["bvh"] == "day2/dance.bvh"
+    assert not (out / ".mocap-staging").exists()
+
+    def plan(*extra):
+        r = runner.invoke(app, ["batch", str(takes), "-o", str(out), "--dry-run", *cache, *extra])
+        assert r.exit_code == 0, r.output
+        return {line.split()[1]: line.split()[0] for line in r.stdout.splitlines()[1:] if line.strip() and line[0] != " "}
+
+    assert plan() == {"squats": "skip", "day2/dance": "skip", "day2/broken": "failed"}
+    assert plan("--smoothing", "light") == {"squats": "run", "day2/dance": "run", "day2/broken": "failed"}
+    assert plan("--force")["squats"] == "run"
+    os.utime(takes / "squats.mp4")  # touched, same content: still done
+    assert plan()["squats"] == "skip"
+    (takes / "day2" / "broken.mp4").unlink()
+    shutil.copy(SAMPLES / "squats.mp4", takes / "day2" / "broken.mp4")  # fixed: the failed job runs again
+    assert plan()["day2/broken"] == "run"
+    again = runner.invoke(app, ["batch", str(takes), "-o", str(out), "-j", "2", "-q", *cache])
+    assert again.exit_code == 0, again.output
+    assert "1 done, 0 failed, 0 interrupted, 2 skipped" in again.stderr
+    assert _records(out)["day2/broken"]["status"] == "done"
+
+
+@pytest.mark.mediapipe
+def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
+    (takes / "day2" / "broken.mp4").unlink()
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mocap"), "batch", str(takes), "-o", str(out), "-j", "2", "--no-cache", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    staging = out / ".mocap-staging"
+    deadline = time.monotonic() + 120
+    while not (staging.is_dir() and len(list(staging.iterdir())) == 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(2.0)  # both jobs are decoding and detecting now
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    records = _records(out)
+    assert {r["status"] for r in records.values()} == {"interrupted"}, records
+    assert sorted(p.name for p in out.iterdir()) == ["mocap-batch.jsonl"]  # no partial output, no staging
+    assert "interrupted" in err
+    r = runner.invoke(app, ["batch", str(takes), "-o", str(out), "--dry-run"])
+    assert r.stdout.count("was interrupted") == 2
+
+
+@pytest.fixture(scope="module")
+def long_take(tmp_path_factory) -> Path:
+    """39 s of real footage at 5 fps: the squats sample three times over (195 frames)."""
+    from conftest import write_test_video
+
+    from mocap.video import probe_video, read_frames
+
+    frames = [f.rgb for f in read_frames(probe_video(SAMPLES / "squats.mp4"))]
+    return write_test_video(tmp_path_factory.mktemp("long") / "long_take.mp4", frames * 3, fps=5)
+
+
+@pytest.mark.mediapipe
+def test_long_videos_run_in_chunks_in_batch_and_convert(long_take, tmp_path):
+    from mocap.bvh import read_bvh
+
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["batch", str(long_take), "-o", str(out), "-j", "2", "--chunk-s", "15", "--no-cache",
+                                 "--report", "-q"])
+    assert result.exit_code == 0, result.output
+    record = _records(out)["long_take"]
+    assert record["status"] == "done" and record["frames"] == 195
+    assert read_bvh(out / record["outputs"]["bvh"]).n_frames == 195
+    assert (out / record["outputs"]["report"]).is_file() and "long_take.report.html" in (out / "index.html").read_text()
+    single = tmp_path / "convert.bvh"
+    result = runner.invoke(app, ["convert", str(long_take), "-o", str(single), "--jobs", "2", "--no-cache", "-q"])
+    assert result.exit_code == 0, result.output
+    assert read_bvh(single).n_frames == 195
