@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mocap.kinematics import unit
+from mocap.kinematics import cross, unit
 from mocap.rig import AxisSpec, RigTemplate
 
 # A limb whose bend angle is below BEND_LOW_DEG takes its twist from `secondary`;
@@ -57,7 +57,7 @@ def matrix_from_axes(
     rest_secondary = np.eye(3)[secondary_axis]
     e_b = _hold_degenerate(_perp(secondary_dir, e_a), rest_secondary)
     e_b = unit(_perp(e_b, e_a))
-    e_c = np.cross(e_a, e_b) if (primary_axis, secondary_axis) in _CYCLIC else np.cross(e_b, e_a)
+    e_c = cross(e_a, e_b) if (primary_axis, secondary_axis) in _CYCLIC else cross(e_b, e_a)
     third_axis = 3 - primary_axis - secondary_axis
     matrices = np.empty((len(e_a), 3, 3))
     matrices[:, :, primary_axis] = e_a
