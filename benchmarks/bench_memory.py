@@ -22,14 +22,14 @@ def main() -> None:
     minutes = [float(m) for m in args.minutes.split(",")]
     jobs = [int(j) for j in args.jobs.split(",")]
     print(f"before: {load()}")
-    print("| 720p30 length | --jobs | peak RSS (MB) | wall s |")
-    print("|---|---|---|---|")
+    print("| 720p30 length | --jobs | peak RSS (MB) | wall s | CPU s |")
+    print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for m in minutes:
             clip = make_720p30(60.0 * m)
             for j in jobs:
                 r = run([MOCAP, "convert", str(clip), "-o", f"{tmp}/", "--no-cache", "-q", "--jobs", str(j)])
-                print(f"| {m:g} min | {j} | {r.peak_rss_mb:.0f} | {r.wall_s:.0f} |", flush=True)
+                print(f"| {m:g} min | {j} | {r.peak_rss_mb:.0f} | {r.wall_s:.0f} | {r.cpu_s:.0f} |", flush=True)
     print(f"after: {load()}")
 
 

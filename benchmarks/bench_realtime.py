@@ -39,6 +39,7 @@ def main() -> None:
     info = probe_video(clip)
     n, duration = info.frame_count, info.duration_s
     rows: dict[str, list[float]] = {k: [] for k in ("decode", "decode 1 thread", "decode+inference", "convert -j1", "convert -j2")}
+    cpu: dict[str, list[float]] = {"convert -j1": [], "convert -j2": []}
     before = load()
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):
@@ -51,14 +52,16 @@ def main() -> None:
             for jobs in (1, 2):
                 r = run([MOCAP, "convert", str(clip), "-o", f"{tmp}/", "--no-cache", "-q", "--jobs", str(jobs)])
                 rows[f"convert -j{jobs}"].append(r.wall_s)
+                cpu[f"convert -j{jobs}"].append(r.cpu_s)
     after = load()
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"clip: {clip.name}, {info.width_px}x{info.height_px}, {info.fps:.0f} fps, {n} frames, {duration:.1f} s; "
           f"runs: {args.runs}; before: {before}; after: {after}")
-    print("| measured | wall s | frames/s | ms/frame | real-time factor |")
-    print("|---|---|---|---|---|")
+    print("| measured | wall s | frames/s | ms/frame | real-time factor | CPU ms/frame |")
+    print("|---|---|---|---|---|---|")
     for k, wall in med.items():
-        print(f"| {k} | {wall:.1f} | {n / wall:.1f} | {1000 * wall / n:.2f} | {duration / wall:.2f} |")
+        cpu_ms = f"{1000 * statistics.median(cpu[k]) / n:.1f}" if k in cpu else ""
+        print(f"| {k} | {wall:.1f} | {n / wall:.1f} | {1000 * wall / n:.2f} | {duration / wall:.2f} | {cpu_ms} |")
     print(f"\nend-to-end / decode+inference (one process): {med['decode+inference'] / med['convert -j1']:.2f}")
     print(f"--jobs 2 / --jobs 1 speed-up: {med['convert -j1'] / med['convert -j2']:.2f}x")
 

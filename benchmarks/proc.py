@@ -1,9 +1,12 @@
-"""Run a command and measure it: wall time and the peak resident memory of its whole
-process tree (the command and every worker it starts), sampled from /proc every 0.1 s."""
+"""Run a command and measure it: wall time, CPU time and the peak resident memory of its
+whole process tree (the command and every worker it starts; memory sampled from /proc every
+0.1 s). On a machine others share, CPU seconds per frame stay meaningful when wall times
+do not."""
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -17,6 +20,7 @@ MOCAP = str(Path(sys.executable).parent / "mocap")
 @dataclass(frozen=True)
 class Run:
     wall_s: float
+    cpu_s: float  # user + system time of the whole tree (every waited-for descendant)
     peak_rss_mb: float
     returncode: int
     stderr: str
@@ -54,6 +58,7 @@ def tree_rss_kb(pid: int) -> int:
 
 def run(argv: list[str], env: dict | None = None) -> Run:
     """Run argv to completion; raises if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
@@ -62,10 +67,12 @@ def run(argv: list[str], env: dict | None = None) -> Run:
         peak = max(peak, tree_rss_kb(proc.pid))
         time.sleep(0.1)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     err = proc.stderr.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{err[-2000:]}")
-    return Run(wall, peak / 1024.0, proc.returncode, err)
+    return Run(wall, cpu, peak / 1024.0, proc.returncode, err)
 
 
 def load() -> str:

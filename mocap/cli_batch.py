@@ -97,7 +97,7 @@ def batch(
         float, typer.Option("--chunk-s", min=15.0, help="Videos longer than this are detected in time chunks of about this length.")
     ] = 120.0,
     executor: Annotated[
-        Executor, typer.Option("--executor", help="local: processes on this machine; ray: tasks on a Ray cluster (pip install 'mocap[ray]').")
+        Executor, typer.Option("--executor", help="local: processes on this machine; ray: tasks on a Ray cluster (needs the package's ray extra, docs/batch.md).")
     ] = Executor.local,
     ray_address: Annotated[
         str | None,

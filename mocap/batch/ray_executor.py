@@ -1,6 +1,6 @@
 """The batch's tasks as Ray tasks: the same jobs, chunks, manifest and resume, many machines.
 
-The only module that imports `ray` (an optional extra: pip install 'mocap[ray]'), lazily.
+The only module that imports `ray` (an optional extra: pip install 'mocap-video[ray]'), lazily.
 Every task is one remote function call, `_call(fn, args)`, asking for one CPU: Ray reuses
 its worker processes, so each imports mediapipe and reads the model once and keeps them
 for every later task (a MediaPipe graph is still made per video or chunk: its tracker must
@@ -64,7 +64,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError as exc:
-            raise MocapError("--executor ray needs Ray: pip install 'mocap[ray]'") from exc
+            raise MocapError("--executor ray needs Ray: pip install 'mocap-video[ray]'") from exc
         self._ray = ray
         self._owns = not ray.is_initialized()
         if self._owns:

@@ -157,6 +157,8 @@ class Retargeter:
             swing[j] = s
         # M_b = G W G^-1 S R_rest = G W · pre_j  with pre_j = G^-1 S R_rest
         self._pre = {j: quat.mul(g_inv, quat.mul(swing[j], target.rest_xyzw[b])) for j, b in self.pairs.items()}
+        self._pre_array = np.array([self._pre[j] for j in self.pairs])  # (P, 4), in pairs order
+        self._rest_inv = quat.inv(target.rest_xyzw)
 
         # 3. which mapped bones need a location key: the hips, and bones not below their
         # canonical parent's bone (they are carried by it).
@@ -175,6 +177,7 @@ class Retargeter:
         if target.connected[hips]:
             warnings.append(f"hips bone {target.names[hips]!r} is connected to its parent: no root travel")
         self.order = self._dependency_order()
+        self._level_cache = self._levels()
 
         # 4. scale
         def leg(points) -> float:
@@ -219,8 +222,9 @@ class Retargeter:
 
     def mapped_rotations(self, world_xyzw: np.ndarray) -> dict[int, np.ndarray]:
         """Target bone -> (T, 4) armature-space orientation, from source world rotations (T, J, 4)."""
-        g = self.G
-        return {b: quat.mul(quat.mul(g, world_xyzw[:, j]), self._pre[j]) for j, b in self.pairs.items()}
+        joints = list(self.pairs)
+        rots = quat.mul(quat.mul(self.G, world_xyzw[:, joints]), self._pre_array)  # (T, P, 4), one product
+        return {self.pairs[j]: rots[:, k] for k, j in enumerate(joints)}
 
     def root_path(self, root_m: np.ndarray, origin_m: np.ndarray | None = None, travel: bool = True) -> np.ndarray:
         """(T, 3) armature-space hips positions from source root positions (T, 3) (internal, metres).
@@ -236,49 +240,71 @@ class Retargeter:
             horizontal = np.zeros_like(horizontal)
         return self._hips_rest_h + horizontal + height[:, None] * self.up
 
+    def _levels(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Bones grouped by dependency depth (parent and carrying bone first), each group as
+        (bones, parents, position sources), so a pose is built with one vectorised step per level."""
+        tgt = self.target
+        depth = {}
+        for b in self.order:
+            deps = [d for d in (tgt.parents[b], self.carry.get(b, -1)) if d >= 0]
+            depth[b] = 1 + max((depth[d] for d in deps), default=-1)
+        levels = []
+        for d in range(max(depth.values()) + 1):
+            bones = np.array([b for b in self.order if depth[b] == d], dtype=int)
+            parents = np.array([tgt.parents[b] for b in bones], dtype=int)
+            sources = np.array([self.carry.get(b, tgt.parents[b]) for b in bones], dtype=int)
+            levels.append((bones, parents, sources))
+        return levels
+
     def assemble(self, mapped: dict[int, np.ndarray], hips_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Armature-space orientations (T, B, 4) and heads (T, B, 3) of every bone."""
         tgt = self.target
         n = hips_pos.shape[0]
         rot = np.empty((n, tgt.n_bones, 4))
         pos = np.empty((n, tgt.n_bones, 3))
-        rest_inv = quat.inv(tgt.rest_xyzw)
-        for b in self.order:
-            p = tgt.parents[b]
-            if b == self.hips_bone:
-                pos[:, b] = hips_pos
-            elif b in self.carry:
-                a = self.carry[b]
-                pos[:, b] = pos[:, a] + quat.rotate(quat.mul(rot[:, a], rest_inv[a]), tgt.head[b] - tgt.head[a])
-            elif p < 0:
-                pos[:, b] = tgt.head[b]
-            else:
-                pos[:, b] = pos[:, p] + quat.rotate(quat.mul(rot[:, p], rest_inv[p]), tgt.head[b] - tgt.head[p])
-            if b in mapped:
-                rot[:, b] = mapped[b]
-            elif p < 0:
-                rot[:, b] = tgt.rest_xyzw[b]
-            else:
-                rot[:, b] = quat.mul(quat.mul(rot[:, p], rest_inv[p]), tgt.rest_xyzw[b])
+        is_mapped = np.zeros(tgt.n_bones, dtype=bool)
+        wanted = np.empty((n, tgt.n_bones, 4))
+        for b, r in mapped.items():
+            is_mapped[b] = True
+            wanted[:, b] = r
+        rest, rest_inv, head = tgt.rest_xyzw, self._rest_inv, tgt.head
+        for bones, parents, sources in self._level_cache:
+            # heads: carried by the source bone (the parent, or the carrying bone), or at rest for roots
+            has = sources >= 0
+            pos[:, bones[~has]] = head[bones[~has]]
+            if np.any(has):
+                b, src = bones[has], sources[has]
+                pos[:, b] = pos[:, src] + quat.rotate(quat.mul(rot[:, src], rest_inv[src]), head[b] - head[src])
+            hip = bones == self.hips_bone
+            if np.any(hip):
+                pos[:, self.hips_bone] = hips_pos
+            # orientations: the mapped one, or rigid with the parent (rest for roots)
+            m = is_mapped[bones]
+            rot[:, bones[m]] = wanted[:, bones[m]]
+            root = ~m & (parents < 0)
+            rot[:, bones[root]] = rest[bones[root]]
+            follow = ~m & (parents >= 0)
+            if np.any(follow):
+                b, p = bones[follow], parents[follow]
+                rot[:, b] = quat.mul(quat.mul(rot[:, p], rest_inv[p]), rest[b])
         return rot, pos
 
     def channels(self, rot: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Blender pose channels (basis rotation (T, B, 4), location (T, B, 3)) for assembled poses."""
         tgt = self.target
-        rest = tgt.rest_xyzw
-        head = np.asarray(tgt.head, dtype=float)
-        rb_inv = quat.inv(rest)  # (B, 4)
-        parents = np.asarray(tgt.parents)
+        rest, rest_inv, head = tgt.rest_xyzw, self._rest_inv, tgt.head
+        parents = np.array(tgt.parents, dtype=int)
+        basis = np.empty_like(rot)
+        loc = np.zeros_like(pos)
         root = parents < 0
-        p = np.where(root, 0, parents)
-        # Every bone at once (each needs only its parent's assembled pose): for a child,
-        # to_rest = rest[p] * rot[p]^-1 takes posed armature space to rest armature space.
-        to_rest = quat.mul(rest[p], quat.inv(rot[:, p]))  # (T, B, 4)
-        basis = quat.mul(rb_inv, quat.mul(to_rest, rot))
-        loc = quat.rotate(rb_inv, quat.rotate(to_rest, pos - pos[:, p]) + head[p] - head)
-        if root.any():  # the root bones: relative to their own rest, no parent
-            basis[:, root] = quat.mul(rb_inv[root], rot[:, root])
-            loc[:, root] = quat.rotate(rb_inv[root], pos[:, root] - head[root])
+        r = np.flatnonzero(root)
+        basis[:, r] = quat.mul(rest_inv[r], rot[:, r])
+        loc[:, r] = quat.rotate(rest_inv[r], pos[:, r] - head[r])
+        c = np.flatnonzero(~root)
+        p = parents[c]
+        to_rest = quat.mul(rest[p], quat.inv(rot[:, p]))  # posed armature space -> rest armature space
+        basis[:, c] = quat.mul(rest_inv[c], quat.mul(to_rest, rot[:, c]))
+        loc[:, c] = quat.rotate(rest_inv[c], quat.rotate(to_rest, pos[:, c] - pos[:, p]) + head[p] - head[c])
         return basis, loc
 
     def keyed(self) -> tuple[np.ndarray, np.ndarray]:
