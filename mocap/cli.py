@@ -2,7 +2,10 @@
 
 Exit codes: 0 success; 2 bad input or usage; 3 detection could not run; 4 no person;
 5 an output could not be written; 6 a malformed file; 7 a live stream could not be sent
-(no receiver listened for the whole stream, unknown host); 1 anything else mocap reports.
+(no receiver listened for the whole stream, unknown host); 1 anything else (an unexpected
+error: one line, the traceback with --debug); 130 interrupted by SIGINT (Ctrl-C), 143 by
+SIGTERM, with nothing written. Every failure is one line on stderr, `error: <file>: <problem>`;
+`--debug` (anywhere on the command line) adds the traceback.
 `mocap batch` (cli_batch.py): 0 every job done or skipped; 1 one or more jobs failed;
 2 bad usage; 130 interrupted (Ctrl-C).
 """
@@ -10,6 +13,8 @@ Exit codes: 0 success; 2 bad input or usage; 3 detection could not run; 4 no per
 from __future__ import annotations
 
 import enum
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +23,77 @@ import typer
 from mocap import __version__
 from mocap.choices import Depth, FootLock, RootMotion
 
-app = typer.Typer(
+_debug = False  # --debug: failures print their traceback too
+
+
+class _App(typer.Typer):
+    """The `mocap` entry point: every failure ends as one line on stderr and an exit code.
+
+    Click's own handling would print a usage box for a bad option, `Aborted!` (exit 1) for
+    Ctrl-C and a traceback for a bug. Here: a usage error is `error: <what>` and exit 2;
+    an interrupt exits 128 + the signal's number (130 SIGINT, 143 SIGTERM); an unexpected
+    exception is one line and exit 1. `--debug` anywhere on the line prints tracebacks.
+    """
+
+    def __call__(self, args: list[str] | None = None) -> None:
+        try:  # typer 0.2x carries its own copy of click
+            from typer._click.exceptions import UsageError
+        except ImportError:  # pragma: no cover - older typer on click
+            from click.exceptions import UsageError
+
+        global _debug
+        argv = list(sys.argv[1:] if args is None else args)
+        _debug = "--debug" in argv
+        argv = [a for a in argv if a != "--debug"]
+        command = typer.main.get_command(self)
+        try:
+            code = command.main(args=argv, prog_name="mocap", standalone_mode=False)
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except UsageError as exc:
+            where = f" (see mocap {exc.ctx.info_name} --help)" if exc.ctx is not None and exc.ctx.info_name else ""
+            _report(exc, f"error: {_one_line_text(exc.format_message())}{where}")
+            code = 2
+        except (typer.Abort, KeyboardInterrupt) as exc:
+            _report(exc, f"error: interrupted by {_signal_name()}; nothing was written")
+            code = _interrupt_code()
+        except Exception as exc:  # a bug: still one line, the traceback with --debug
+            _report(exc, f"error: unexpected {type(exc).__name__}: {_one_line(exc)} "
+                         "(run again with --debug for the traceback, and please report it)")
+            code = 1
+        if code == 130:  # typer's own answer to an interrupt it caught
+            code = _interrupt_code()
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+_interrupt_signal = signal.SIGINT
+
+
+def _signal_name() -> str:
+    return _interrupt_signal.name
+
+
+def _interrupt_code() -> int:
+    return 128 + int(_interrupt_signal)
+
+
+def _one_line(exc: BaseException) -> str:
+    return _one_line_text(str(exc)) or type(exc).__name__
+
+
+def _one_line_text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _report(exc: BaseException, line: str) -> None:
+    if _debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    typer.echo(line, err=True)
+
+
+app = _App(
     name="mocap",
     help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB, USD).",
     no_args_is_help=True,
@@ -54,6 +129,9 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    debug: Annotated[  # noqa: ARG001 - read from the raw command line by _App
+        bool, typer.Option("--debug", help="Print the traceback of a failure (may also follow the command).")
+    ] = False,
 ) -> None:
     """mocap: video in, motion capture out."""
 
@@ -62,7 +140,7 @@ def _fail(exc: Exception) -> typer.Exit:
     from mocap.errors import MocapError
 
     code = exc.exit_code if isinstance(exc, MocapError) else 1
-    typer.echo(f"error: {exc}", err=True)
+    _report(exc, f"error: {_one_line(exc)}")
     return typer.Exit(code)
 
 
@@ -72,7 +150,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
     bad = [f for f in formats if f not in FORMATS]
     if not formats or bad:
-        raise typer.BadParameter(f"unknown format {', '.join(bad) or text!r}; choose from {', '.join(FORMATS)}")
+        raise typer.BadParameter(
+            f"unknown format {', '.join(bad) or text!r}; choose from {', '.join(FORMATS)}", param_hint="--format"
+        )
     return formats
 
 
@@ -87,10 +167,10 @@ def parse_smoothing(text: str):
         hz = float(key.removesuffix("hz"))
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r}: use none, light, medium, strong or a cut-off frequency in Hz such as 4"
+            param_hint="--smoothing", message=f"{text!r}: use none, light, medium, strong or a cut-off frequency in Hz such as 4"
         ) from None
     if hz <= 0:
-        raise typer.BadParameter(f"{text!r}: the cut-off frequency must be positive")
+        raise typer.BadParameter(f"{text!r}: the cut-off frequency must be positive", param_hint="--smoothing")
     return SmoothingConfig(cutoff_hz=hz)
 
 
@@ -100,13 +180,13 @@ def parse_rig(text: str) -> str:
     try:
         return load_preset(text).name
     except PresetError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint="--rig") from None
 
 
 def parse_rotation_order(text: str) -> str:
     order = text.strip().upper()
     if sorted(order) != ["X", "Y", "Z"]:
-        raise typer.BadParameter(f"{text!r}: a rotation order is a permutation of XYZ, such as ZXY")
+        raise typer.BadParameter(f"{text!r}: a rotation order is a permutation of XYZ, such as ZXY", param_hint="--rotation-order")
     return order
 
 
@@ -193,7 +273,7 @@ def convert(
     from mocap.pipeline import convert as run_convert
 
     if start is not None and end is not None and end <= start:
-        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
+        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})", param_hint="--end")
     options = ConvertOptions(
         formats=parse_formats(format),
         start_s=start,
@@ -221,17 +301,21 @@ def convert(
         from mocap.batch.chunked import ChunkedDetector
 
         detector = ChunkedDetector(jobs)
-    if progress is ProgressMode.json:
-        _convert_json(video, out, options, detector)
-        return
-    from mocap.progress import ConvertProgress
+    try:
+        if progress is ProgressMode.json:
+            _convert_json(video, out, options, detector)
+            return
+        from mocap.progress import ConvertProgress
 
-    with ConvertProgress(enabled=not quiet) as bar:
-        try:
-            result = run_convert(video, out, options, progress=bar.advance, on_info=bar.start, detector=detector)
-        except MocapError as exc:
-            bar.stop()
-            raise _fail(exc) from exc
+        with ConvertProgress(enabled=not quiet) as bar:
+            try:
+                result = run_convert(video, out, options, progress=bar.advance, on_info=bar.start, detector=detector)
+            except MocapError as exc:
+                bar.stop()
+                raise _fail(exc) from exc
+    except KeyboardInterrupt as exc:  # staged files are already removed (mocap.atomic)
+        _report(exc, f"error: {video}: interrupted by {_signal_name()}; nothing was written")
+        raise typer.Exit(_interrupt_code()) from None
     if not quiet:
         from mocap.progress import print_summary
 
@@ -243,6 +327,8 @@ def _stop_on_sigterm() -> None:
     import signal
 
     def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+        global _interrupt_signal
+        _interrupt_signal = signal.SIGTERM
         raise KeyboardInterrupt
 
     try:

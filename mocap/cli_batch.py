@@ -2,7 +2,7 @@
 
 Registered on the `mocap` app by cli.py. Exit codes: 0 every job done or skipped; 1 one or
 more jobs failed (the closing table lists them); 2 bad usage or no input found; 130
-interrupted by Ctrl-C (the manifest marks the jobs that were running).
+interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (the manifest marks the jobs that were running).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from mocap.cli import (
     RootMotion,
     Units,
     _fail,
+    _interrupt_code,
+    _signal_name,
     _stop_on_sigterm,
     parse_formats,
     parse_rig,
@@ -111,9 +113,9 @@ def batch(
     from mocap.pipeline import ConvertOptions, check_outputs_possible
 
     if start is not None and end is not None and end <= start:
-        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})")
+        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})", param_hint="--end")
     if ray_address is not None and executor is not Executor.ray:
-        raise typer.BadParameter("--ray-address needs --executor ray")
+        raise typer.BadParameter("--ray-address needs --executor ray", param_hint="--ray-address")
     options = ConvertOptions(
         formats=parse_formats(format),
         start_s=start,
@@ -151,8 +153,8 @@ def batch(
     except MocapError as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:  # while probing and hashing the inputs: nothing ran yet
-        typer.echo("interrupted before any job started", err=True)
-        raise typer.Exit(130) from None
+        typer.echo(f"error: {out_dir}: interrupted by {_signal_name()} before any job started", err=True)
+        raise typer.Exit(_interrupt_code()) from None
     from mocap.batch.display import BatchDisplay, print_closing, print_plan
 
     if not plan:
@@ -168,7 +170,9 @@ def batch(
         run_batch(plan, manifest, config, display, records=records)
     except KeyboardInterrupt:
         print_closing(records, n_skipped, manifest.path)
-        raise typer.Exit(130) from None
+        typer.echo(f"error: {manifest.path}: interrupted by {_signal_name()}; finished jobs are kept, "
+                   "run the same command again to resume", err=True)
+        raise typer.Exit(_interrupt_code()) from None
     except MocapError as exc:  # the executor could not start (Ray missing or unreachable)
         raise _fail(exc) from exc
     if report:

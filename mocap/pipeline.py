@@ -21,7 +21,7 @@ import numpy as np
 from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
 from mocap.choices import Depth, FootLock, RootMotion, parse_choice
 from mocap.data import LandmarkTracks, Motion, VideoInfo
-from mocap.errors import MocapError, NoPersonError
+from mocap.errors import InputError, MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks
 from mocap.timeseries import runs
 from mocap.solve import MotionConfig, Solution, solve_full
@@ -116,8 +116,15 @@ def probe_and_detect(
     from mocap.video import count_frames_in_range, probe_video
 
     info = probe_video(video)
+    n_frames = count_frames_in_range(info, options.start_s, options.end_s)
+    if n_frames == 0:
+        raise InputError(
+            f"{video}: no frames between --start {options.start_s or 0:g} s and "
+            f"--end {'the end' if options.end_s is None else f'{options.end_s:g} s'} "
+            f"(the video is {info.duration_s:.2f} s long)"
+        )
     if on_info is not None:
-        on_info(info, count_frames_in_range(info, options.start_s, options.end_s))
+        on_info(info, n_frames)
     tracks = detect_cached(
         info,
         start_s=options.start_s,
@@ -174,8 +181,10 @@ def solve_take(
     have a person. `tracks` must be on a constant rate already (mocap.timeline)."""
     n_detected = int(tracks.detected.sum())
     if n_detected < max(2, MIN_DETECTION_RATE * tracks.n_frames):
+        where = info.path if info is not None else (name or "clip")
         raise NoPersonError(
-            f"{name or 'clip'}: a person was detected in only {n_detected} of {tracks.n_frames} frames"
+            f"{where}: a person was detected in only {n_detected} of {tracks.n_frames} frames"
+            + (" (at least 2 are needed for motion)" if tracks.n_frames < 2 else "")
         )
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera or camera_for(tracks, options, info)

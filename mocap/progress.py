@@ -37,7 +37,12 @@ class ConvertProgress:
         self._task = None
 
     def __enter__(self) -> ConvertProgress:
-        if self.enabled:
+        return self
+
+    def start(self, info: VideoInfo, total_frames: int) -> None:
+        """Show the bar (only now: a run that fails before it knows its frames prints
+        nothing but its one-line error)."""
+        if self.enabled and self._progress is None:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -49,9 +54,6 @@ class ConvertProgress:
                 transient=False,
             )
             self._progress.start()
-        return self
-
-    def start(self, info: VideoInfo, total_frames: int) -> None:
         if self._progress is not None:
             self._task = self._progress.add_task(f"detecting {info.path.name}", total=total_frames)
 

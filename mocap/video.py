@@ -61,6 +61,15 @@ def _short(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _check_not_an_image(container: Any, path: Path) -> None:
+    """A still image opens as a one-frame video (FFmpeg's image2 / *_pipe demuxers); one
+    frame is no motion, so say what the file is instead of reporting "no person"."""
+    names = set((container.format.name or "").split(","))
+    if "image2" in names or any(name.endswith("_pipe") for name in names):
+        container.close()
+        raise InputError(f"{path}: an image ({container.format.name}), not a video")
+
+
 def _video_stream(container: Any, path: Path) -> Any:
     if not container.streams.video:
         container.close()
@@ -175,7 +184,7 @@ def probe_video(path: Path) -> VideoInfo:
     video packets (demuxed, not decoded). One frame is decoded to read the rotation.
 
     Raises InputError (one line, naming the file) for a missing file, a file that is
-    not a readable video, a file without a video stream, or one with no frames.
+    not a readable video, a still image, a file without a video stream, or one with no frames.
     """
     import av
 
@@ -191,6 +200,7 @@ def probe_video(path: Path) -> VideoInfo:
 
     container = _open(path)
     try:
+        _check_not_an_image(container, path)
         stream = _video_stream(container, path)
         codec = stream.codec_context.name or ""
         _check_not_truncated(stream, path)

@@ -32,7 +32,7 @@ from scipy.spatial.transform import Rotation
 
 from mocap.bvh.syntax import POSITION_CHANNELS, BvhDocument, BvhJoint, parse_bvh
 from mocap.data import Motion, Skeleton
-from mocap.errors import InputError
+from mocap.errors import FormatError, InputError
 from mocap.kinematics import make_continuous
 
 Units = Literal["cm", "m"] | float
@@ -41,6 +41,7 @@ ROTATION_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 DEFAULT_END_SITE_M = 0.05
 # Non-root position channels that move by more than this (file units) trigger a warning.
 _MOVING_TOLERANCE = 1e-4
+MAX_BVH_BYTES = 1 << 30  # 1 GiB: past parse_bvh's MAX_VALUES anyway; refused before reading
 
 
 def metres_per_unit(units: Units) -> float:
@@ -287,10 +288,14 @@ def read_bvh(path: str | Path, units: Units = "cm") -> Motion:
     """Read a BVH file into a Motion named after the file's stem.
 
     units: the file's length unit ("cm" = what write_bvh writes by default).
-    Raises InputError if the file cannot be read, FormatError if it is malformed.
+    Raises InputError if the file cannot be read, FormatError if it is malformed or larger
+    than MAX_BVH_BYTES (see parse_bvh for the limits on depth and frames).
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BVH_BYTES:
+            raise FormatError(f"{path}: {size} bytes, more than the {MAX_BVH_BYTES} a BVH mocap reads may have")
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc

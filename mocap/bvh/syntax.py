@@ -131,8 +131,19 @@ class _Tokens:
         return words
 
 
+# Limits that keep a hostile or broken file from exhausting the stack or the memory
+# (tests/test_fuzz.py). A human rig is about 10 joints deep (15 with fingers); motion
+# capture takes run to a few hundred thousand frames of ~70 channels.
+MAX_DEPTH = 256
+MAX_VALUES = 50_000_000  # frames x channels: 400 MB as float64
+
+
 def parse_bvh(text: str, source_name: str = "<bvh>") -> BvhDocument:
-    """Parse BVH text into a BvhDocument; raise FormatError (file + line) if malformed."""
+    """Parse BVH text into a BvhDocument; raise FormatError (file + line) if malformed.
+
+    A hierarchy deeper than MAX_DEPTH joints, or more than MAX_VALUES frame values
+    (frames x channels), is refused with FormatError; memory is the text plus the (T, C)
+    float64 frame matrix."""
     lines = text.splitlines()
     toks = _Tokens(lines, source_name)
     first = toks.peek()
@@ -156,7 +167,9 @@ def parse_bvh(text: str, source_name: str = "<bvh>") -> BvhDocument:
     return BvhDocument(doc_joints, frame_time_s, motion, source_name)
 
 
-def _parse_joint(toks: _Tokens, joints: list[dict], parent: int, keyword_line: int) -> None:
+def _parse_joint(toks: _Tokens, joints: list[dict], parent: int, keyword_line: int, depth: int = 1) -> None:
+    if depth > MAX_DEPTH:
+        raise toks.error(keyword_line, f"the hierarchy is more than {MAX_DEPTH} joints deep")
     words = toks.words_until_brace(keyword_line)
     if not words:
         raise toks.error(keyword_line, "joint has no name")
@@ -174,7 +187,7 @@ def _parse_joint(toks: _Tokens, joints: list[dict], parent: int, keyword_line: i
         elif key == "CHANNELS":
             joint["channels"] = _parse_channels(toks, line)
         elif key == "JOINT":
-            _parse_joint(toks, joints, parent=index, keyword_line=line)
+            _parse_joint(toks, joints, parent=index, keyword_line=line, depth=depth + 1)
         elif key == "END":
             toks.words_until_brace(line)  # "Site" and anything else on the line
             toks.expect("{")
@@ -243,21 +256,24 @@ def _parse_motion(
     if not (np.isfinite(frame_time_s) and frame_time_s > 0):
         raise error(i_time, f"frame time must be positive, found '{match.group(1)}'")
 
+    if frame_count * n_channels > MAX_VALUES:
+        raise error(i_frames, f"{frame_count} frames of {n_channels} channels: more than the "
+                              f"{MAX_VALUES} values mocap reads; split the take")
     data = rest[2:]
     if len(data) < frame_count:
         raise error(len(lines), f"file ends after {len(data)} of {frame_count} frames (truncated?)")
     if len(data) > frame_count:
         raise error(data[frame_count], f"more frame lines than 'Frames: {frame_count}' says")
-    words = [lines[i].split() for i in data]
-    for k, (i, w) in enumerate(zip(data, words)):
+    motion = np.empty((frame_count, n_channels))
+    for k, i in enumerate(data):  # row by row: memory is the matrix, not a list of strings
+        w = lines[i].split()
         if len(w) != n_channels:
             raise error(i, f"frame {k} has {len(w)} values, the hierarchy has {n_channels} channels")
-    try:
-        motion = np.array([v for w in words for v in w], dtype=float).reshape(frame_count, n_channels)
-    except ValueError:
-        motion = None
-    if motion is None or not np.all(np.isfinite(motion)):
-        for i, w in zip(data, words):
+        try:
+            motion[k] = w
+        except ValueError:
+            motion[k] = np.nan  # named below
+        if not np.all(np.isfinite(motion[k])):
             for v in w:
                 try:
                     ok = np.isfinite(float(v))

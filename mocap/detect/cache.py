@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ _log = logging.getLogger(__name__)
 
 # Bump when detect_landmarks' output changes meaning (conversion, options, layout).
 DETECT_FORMAT_VERSION = 1
+MAX_ENTRY_BYTES = 4 << 30  # an hour at 60 fps is about 230 MB
 _FLOAT_ARRAYS = {"times_s": np.float64, "image_xy_px": np.float64, "world_m": np.float32, "visibility": np.float32}
 
 
@@ -89,12 +91,13 @@ def read_tracks(path: Path) -> LandmarkTracks:
     complete, consistent landmark file of this format version."""
     path = Path(path)
     try:
+        _check_members(path)
         with np.load(path, allow_pickle=False) as data:
             version = int(data["format_version"])
             if version != DETECT_FORMAT_VERSION:
                 raise FormatError(f"{path}: landmark file format {version}, expected {DETECT_FORMAT_VERSION}")
             names = tuple(str(n) for n in data["names"])
-            floats = {name: np.asarray(data[name], dtype=np.float64) for name in _FLOAT_ARRAYS}
+            floats = {name: _real(data[name], name, path) for name in _FLOAT_ARRAYS}
             tracks = LandmarkTracks(
                 names=names,
                 fps=float(data["fps"]),
@@ -106,10 +109,45 @@ def read_tracks(path: Path) -> LandmarkTracks:
             )
     except FormatError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        raise FormatError(f"{path}: not a readable landmark file ({exc})") from exc
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise FormatError(f"{path}: not a readable landmark file ({_one_line(exc)})") from exc
     _check_shapes(tracks, path)
     return tracks
+
+
+def _real(array: np.ndarray, name: str, path: Path) -> np.ndarray:
+    if array.dtype.kind not in "fiu":
+        raise FormatError(f"{path}: {name} holds {array.dtype} values, expected real numbers")
+    return np.asarray(array, dtype=np.float64)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _check_members(path: Path) -> None:
+    """Refuse, before numpy allocates anything, an entry whose arrays would not fit: every
+    member must be an .npy whose header's shape x itemsize matches its stored size, and all
+    together at most MAX_ENTRY_BYTES (a hostile header could otherwise ask for terabytes)."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if not member.filename.endswith(".npy"):
+                raise FormatError(f"{path}: unexpected member {member.filename!r}")
+            total += member.file_size
+            if total > MAX_ENTRY_BYTES:
+                raise FormatError(f"{path}: more than {MAX_ENTRY_BYTES} bytes of arrays")
+            with archive.open(member) as fh:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                header_end = fh.tell()
+            needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if dtype.hasobject or needed != member.file_size - header_end:
+                raise FormatError(f"{path}: {member.filename} holds {member.file_size - header_end} bytes "
+                                  f"for an array of shape {shape} {dtype}")
 
 
 def _check_shapes(tracks: LandmarkTracks, path: Path) -> None:

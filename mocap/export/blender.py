@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from mocap import native_output
+from mocap.interrupts import deferred_interrupts
 from mocap.errors import ExportError
 from mocap.export.blender_schema import Job, Scene, SchemaError
 
@@ -106,7 +107,11 @@ def _run_in_process(job: Job, target: Path) -> None:
     try:
         # Blender's exporters print progress on stdout and their own tracebacks on stderr;
         # the failure is reported once, as one line, below.
-        with native_output.silenced(1, python_too=True), native_output.silenced(2, python_too=True):
+        with (
+            deferred_interrupts(),  # a KeyboardInterrupt inside bpy crashes Blender (SIGSEGV)
+            native_output.silenced(1, python_too=True),
+            native_output.silenced(2, python_too=True),
+        ):
             blender_job.run_job(job)
     except Exception as exc:  # bpy raises RuntimeError/TypeError; JobError from the job itself
         raise ExportError(
