@@ -12,7 +12,9 @@ Batch: N copies of the clip in one folder, `mocap batch -j 2`; the batch's proce
 sampled every 0.1 s for RSS, and its parent's open descriptors; temp files are counted
 before and after.
 
-    .venv/bin/python benchmarks/soak.py [--rounds 200] [--batch-jobs 200]
+    TMPDIR=$(mktemp -d) .venv/bin/python benchmarks/soak.py [--rounds 200] [--batch-jobs 200]
+
+(a private TMPDIR, so that the temp files counted are this run's own on a shared machine)
 """
 
 from __future__ import annotations

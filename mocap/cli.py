@@ -113,6 +113,11 @@ class Units(str, enum.Enum):
     m = "m"
 
 
+class HandsDetector(str, enum.Enum):
+    holistic = "holistic"
+    crops = "crops"
+
+
 class ProgressMode(str, enum.Enum):
     bar = "bar"
     json = "json"
@@ -258,6 +263,16 @@ def convert(
     report: Annotated[
         Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
     ] = None,
+    hands: Annotated[
+        bool, typer.Option("--hands/--no-hands", help="Also solve the fingers (MediaPipe's hand model; a second, slower detection pass).")
+    ] = False,
+    hands_detector: Annotated[
+        HandsDetector,
+        typer.Option("--hands-detector", help="With --hands: holistic finds more hands; crops is faster."),
+    ] = HandsDetector.holistic,
+    matte: Annotated[
+        bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv: the person's mask as a lossless greyscale video (FFV1).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Processes: a long video is detected in that many time chunks at once.")
@@ -294,6 +309,9 @@ def convert(
         fps=fps,
         preview=preview,
         report_path=report,
+        hands=hands,
+        hands_method=hands_detector.value,
+        matte=matte,
     )
     _stop_on_sigterm()
     detector = None

@@ -17,6 +17,7 @@ import typer
 from mocap.cli import (
     Depth,
     FootLock,
+    HandsDetector,
     Model,
     RootMotion,
     Units,
@@ -88,6 +89,16 @@ def batch(
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Also write <name>.report.html for every job and OUTDIR/index.html.")
     ] = False,
+    hands: Annotated[
+        bool, typer.Option("--hands/--no-hands", help="Also solve the fingers (MediaPipe's hand model; a second, slower detection pass).")
+    ] = False,
+    hands_detector: Annotated[
+        HandsDetector,
+        typer.Option("--hands-detector", help="With --hands: holistic finds more hands; crops is faster."),
+    ] = HandsDetector.holistic,
+    matte: Annotated[
+        bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv (the person's mask, lossless greyscale) for every job.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; the closing summary only.")] = False,
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Jobs (and chunks) at a time. Default: the number of cores.")
@@ -136,6 +147,9 @@ def batch(
         fps=fps,
         preview=preview,
         report_path=Path(REPORT_IN_STAGING) if report else None,
+        hands=hands,
+        hands_method=hands_detector.value,
+        matte=matte,
     )
     config = BatchConfig(
         jobs=jobs or os.cpu_count() or 1,

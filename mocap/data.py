@@ -26,6 +26,29 @@ BLAZEPOSE_NAMES: tuple[str, ...] = (
 )
 
 
+# MediaPipe Hands' 21 landmarks, in the model's output order.
+HAND_LANDMARKS: tuple[str, ...] = (
+    "wrist",
+    "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
+    "index_mcp", "index_pip", "index_dip", "index_tip",
+    "middle_mcp", "middle_pip", "middle_dip", "middle_tip",
+    "ring_mcp", "ring_pip", "ring_dip", "ring_tip",
+    "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
+)
+SIDES = ("left", "right")  # hands: the performer's own
+FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+
+
+def hand_point(side: str, landmark: str) -> str:
+    """The track name of one hand landmark, e.g. hand_point("left", "index_tip")."""
+    return f"{side}_hand_{landmark}"
+
+
+def hand_landmark_names() -> tuple[str, ...]:
+    """The 42 names of both hands' landmarks, left hand first, each in HAND_LANDMARKS order."""
+    return tuple(hand_point(side, n) for side in SIDES for n in HAND_LANDMARKS)
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What a video file holds, as the viewer sees it (rotation metadata applied).

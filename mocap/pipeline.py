@@ -57,6 +57,9 @@ class ConvertOptions:
     preview: bool = False  # write <stem>.preview.mp4: skeleton over the video beside a 3D view
     preview_height_px: int = 720
     report_path: Path | None = None  # write this self-contained HTML report (mocap.report)
+    hands: bool = False  # fingers from MediaPipe Hands (mocap.hands); off: the body rig alone
+    hands_method: str = "holistic"  # mocap.detect.mediapipe_hands: "holistic" (finds more hands) or "crops" (faster)
+    matte: bool = False  # write <stem>.matte.mkv: the person's segmentation mask (mocap.matte)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depth", parse_choice(Depth, self.depth, "depth"))
@@ -81,6 +84,7 @@ class ConvertResult:
     warnings: tuple[str, ...] = ()  # one line each: things the user should know about this take
     preview: object | None = None  # mocap.preview.PreviewResult when a preview was written
     options: ConvertOptions | None = None  # what the conversion was asked to do
+    hands_seen: dict[str, float] | None = None  # --hands: share of frames each hand was found in
 
     @property
     def detection_rate(self) -> float:
@@ -110,8 +114,37 @@ def probe_and_detect(
     detector: Callable[..., LandmarkTracks] | None = None,
 ) -> tuple[VideoInfo, LandmarkTracks]:
     """Probe and detect (through the landmark cache). on_info(info, n_frames) is called
-    before decoding starts so a progress bar can know its total. `detector` replaces
-    one-process detection on a cache miss (see detect_cached)."""
+    before decoding starts so a progress bar can know its total (twice the frames with
+    options.hands: the hands are a second pass). With options.hands the tracks carry both
+    hands' landmarks too (mocap.hands.merge_hands). `detector` replaces one-process body
+    detection on a cache miss (see detect_cached)."""
+    info, tracks, _ = detect_take(video, options, progress, on_info, detector)
+    return info, tracks
+
+
+HANDS_SEEN_WARNING = 0.9  # a hand found in fewer frames than this gets a warning
+
+
+def hands_warnings(hands_seen: dict[str, float] | None) -> tuple[str, ...]:
+    """One line per hand found in fewer than HANDS_SEEN_WARNING of the frames: its fingers
+    there are the relaxed pose or bridged, not seen (mocap.hands)."""
+    return tuple(
+        f"The {side} hand was found in {100 * share:.0f}% of the frames; elsewhere its fingers hold a relaxed pose "
+        "(or are bridged over dropouts under 0.25 s), not seen."
+        for side, share in (hands_seen or {}).items()
+        if share < HANDS_SEEN_WARNING
+    )
+
+
+def detect_take(
+    video: Path,
+    options: ConvertOptions,
+    progress: Callable[[int], None] | None = None,
+    on_info: Callable[[VideoInfo, int], None] | None = None,
+    detector: Callable[..., LandmarkTracks] | None = None,
+) -> tuple[VideoInfo, LandmarkTracks, dict[str, float] | None]:
+    """probe_and_detect, plus with options.hands the share of frames (0-1) in which each
+    hand ("left", "right") was found; None without hands."""
     from mocap.detect import detect_cached
     from mocap.video import count_frames_in_range, probe_video
 
@@ -124,7 +157,7 @@ def probe_and_detect(
             f"(the video is {info.duration_s:.2f} s long)"
         )
     if on_info is not None:
-        on_info(info, n_frames)
+        on_info(info, n_frames * (2 if options.hands else 1))
     tracks = detect_cached(
         info,
         start_s=options.start_s,
@@ -135,7 +168,20 @@ def probe_and_detect(
         progress=progress,
         detector=detector,
     )
-    return info, tracks
+    if options.hands:
+        from mocap.detect import detect_hands_cached
+        from mocap.hands import merge_hands, unseen_hand_frames
+        from mocap.rig import load_rig
+
+        hands = detect_hands_cached(
+            info, tracks, start_s=options.start_s, end_s=options.end_s, model=options.model,
+            cache_dir=options.cache_dir if options.use_cache else None, use_cache=options.use_cache, progress=progress,
+            method=options.hands_method,
+        )
+        tracks = merge_hands(tracks, hands, load_rig(hands=True))
+        seen = {side: float(np.mean(~unseen)) if len(unseen) else 0.0 for side, unseen in unseen_hand_frames(hands).items()}
+        return info, tracks, seen
+    return info, tracks, None
 
 
 def camera_for(tracks: LandmarkTracks, options: ConvertOptions, info: VideoInfo | None = None) -> Camera:
@@ -193,7 +239,9 @@ def solve_take(
 
         smoothed = lift_tracks(smoothed, camera, blend=options.depth_blend)
     cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock)
-    return smoothed, solve_full(smoothed, camera, cfg, name=name), camera
+    from mocap.rig import load_rig
+
+    return smoothed, solve_full(smoothed, camera, cfg, rig=load_rig(hands=options.hands), name=name), camera
 
 
 def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | None = None) -> None:
@@ -301,10 +349,12 @@ def convert(
         planned["preview"] = first.with_name(f"{first.stem}.preview.mp4")
     if options.report_path is not None:
         planned["report"] = Path(options.report_path)
+    if options.matte:
+        planned["matte"] = first.with_name(f"{first.stem}.matte.mkv")
     check_outputs_possible(options, planned)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    info, tracks = probe_and_detect(video, options, progress, on_info, detector)
+    info, tracks, hands_seen = detect_take(video, options, progress, on_info, detector)
     timings["detect"] = time.perf_counter() - t0
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
@@ -324,7 +374,7 @@ def convert(
         outputs["contacts"] = sidecar
     if camera_file is not None:
         outputs["camera"] = camera_file[0]
-    outputs.update({k: planned[k] for k in ("preview", "report") if k in planned})
+    outputs.update({k: planned[k] for k in ("preview", "report", "matte") if k in planned})
     result = ConvertResult(
         video=info,
         motion=motion,
@@ -340,6 +390,8 @@ def convert(
         solve=solved,
         camera=camera,
         options=options,
+        hands_seen=hands_seen,
+        warnings=hands_warnings(hands_seen),
     )
     # The preview and the report are written inside the same transaction as the motion
     # files: all of them appear, or none (mocap.atomic.atomic_paths).
@@ -363,14 +415,24 @@ def convert(
         write_report(replace(result, preview=preview), path)
         timings["report"] = time.perf_counter() - t
 
+    def write_matte_to(path: Path) -> None:
+        from mocap.matte import write_matte
+
+        t = time.perf_counter()
+        write_matte(info, path, start_s=options.start_s, end_s=options.end_s)
+        timings["matte"] = time.perf_counter() - t
+
     extra = {}
+    if "matte" in planned:
+        extra["matte"] = (planned["matte"], write_matte_to)
     if "preview" in planned:
         extra["preview"] = (planned["preview"], write_preview)
     if "report" in planned:
         extra["report"] = (planned["report"], write_report_to)
     t2 = time.perf_counter()
     write_outputs(motion, paths, options, contacts=sidecar, camera=camera_file, extra=extra)
-    timings["write"] = time.perf_counter() - t2 - timings.get("preview", 0.0) - timings.get("report", 0.0)
+    timings["write"] = (time.perf_counter() - t2 - timings.get("preview", 0.0) - timings.get("report", 0.0)
+                        - timings.get("matte", 0.0))
     preview = made.get("preview")
     if preview is not None:
         preview = replace(preview, path=planned["preview"])

@@ -88,6 +88,10 @@ def print_summary(result) -> None:
     else:
         table.add_row("gaps", "none")
     table.add_row("performer", f"{result.height_m:.2f} m tall")
+    hands_seen = getattr(result, "hands_seen", None)
+    if hands_seen:
+        found = ", ".join(f"{side} {100 * share:.0f}%" for side, share in hands_seen.items())
+        table.add_row("hands", f"found in {found} of the frames; the rest relaxed or bridged")
     console.print(table)
     for fmt, path in result.outputs.items():  # whole paths on one line each, for copy and paste
         console.print(f"[bold]{fmt:<10}[/bold] {path}", soft_wrap=True, highlight=False)

@@ -9,7 +9,9 @@ Besides the joints, the rig file names the parts the solver treats specially, so
 hard-codes a joint or landmark name: `head` (the top of the standing height), `spine`
 (the chain turned so its end meets the neck base), `legs` (per side: thigh, shin, foot and
 toe joints; ankle, heel and toe-tip landmarks; the names of its two contact points) and
-`depth_tree` (the bones along which mocap.solve.refine re-projects depth). Every name is
+`depth_tree` (the bones along which mocap.solve.refine re-projects depth). `hands` (optional,
+added by load_rig(hands=True)) lists the finger joints, which replace each Hand joint's
+orientation rule with the hand model's palm, and the relaxed pose (mocap.hands). Every name is
 checked when the rig is loaded; a stage given data that lacks a name the rig needs raises
 RigError instead of returning its input unchanged.
 """
@@ -18,12 +20,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import numpy as np
 
-from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
+from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks, hand_landmark_names
 from mocap.errors import FormatError
 
 _AXES = {"x": 0, "y": 1, "z": 2}
@@ -70,6 +72,31 @@ class JointTemplate:
     bend: AxisSpec | None
     interp: tuple[str, str, float] | None
     end_site: LengthSpec | None
+    rest_from: str | None = None  # fitted offsets: measured from this point instead of the parent's
+
+
+@dataclass(frozen=True)
+class HandSide:
+    """One hand of the `hands` section: its Hand joint, BlazePose's points on that hand, and
+    the orientation rule (from the hand model's landmarks) that replaces the Hand joint's."""
+
+    side: str  # "left" / "right", the performer's own
+    hand: str  # the Hand joint
+    body_wrist: str  # BlazePose landmarks
+    body_index: str
+    body_pinky: str
+    primary: AxisSpec
+    secondary: AxisSpec
+
+
+@dataclass(frozen=True)
+class HandsTemplate:
+    """The rig's hands: per side (HandSide), the finger joint names, and the relaxed pose
+    (finger name -> {base, direction, lengths, flexion_deg}; see mocap.hands.relaxed_hand)."""
+
+    sides: tuple[HandSide, ...]
+    fingers: tuple[str, ...]
+    relaxed: dict[str, dict]
 
 
 @dataclass(frozen=True)
@@ -125,6 +152,7 @@ class RigTemplate:
     spine: SpineTemplate
     legs: tuple[LegTemplate, ...]
     depth_tree: DepthTree
+    hands: HandsTemplate | None = None  # only when loaded with hands=True
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -154,17 +182,24 @@ class RigTemplate:
         return tuple(n for leg in self.legs for n in (leg.heel_point, leg.toe_tip_point))
 
 
-def load_rig(name: str = "humanoid") -> RigTemplate:
-    """Load mocap/rigs/<name>.json. Raises RigError when it names a joint or point that
-    does not exist (every name is checked here, so the stages can trust them)."""
+def load_rig(name: str = "humanoid", hands: bool = False) -> RigTemplate:
+    """Load mocap/rigs/<name>.json; with hands=True, add its `hands` section (finger joints
+    after the body's, each Hand joint oriented by the hand model's palm). Raises RigError
+    when it names a joint or point that does not exist (every name is checked here, so the
+    stages can trust them), or when hands are asked of a rig without a hands section."""
     text = resources.files("mocap.rigs").joinpath(f"{name}.json").read_text()
-    return rig_from_json(json.loads(text), name)
+    return rig_from_json(json.loads(text), name, hands)
 
 
-def rig_from_json(data: dict, name: str = "rig") -> RigTemplate:
+def rig_from_json(data: dict, name: str = "rig", hands: bool = False) -> RigTemplate:
     """A RigTemplate from the parsed JSON of a rig file (`name` for messages); RigError as load_rig."""
+    if hands and "hands" not in data:
+        raise RigError(f"rig {name}: has no hands section")
     try:
         joints = tuple(_joint_from_json(j) for j in data["joints"])
+        hands_template = None
+        if hands:
+            joints, hands_template = _with_hands(joints, data["hands"])
         spine = data["spine"]
         tree = data["depth_tree"]
         rig = RigTemplate(
@@ -175,6 +210,7 @@ def rig_from_json(data: dict, name: str = "rig") -> RigTemplate:
             spine=SpineTemplate(tuple(spine["chain"]), spine["neck"], spine["neck_point"]),
             legs=tuple(LegTemplate(**leg) for leg in data["legs"]),
             depth_tree=DepthTree(tuple((a, b) for a, b in tree["bones"]), tuple(tree["keep_depth"]), tuple(tree["hips"])),
+            hands=hands_template,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RigError(f"rig {name}: missing or malformed entry {exc}") from exc
@@ -182,9 +218,27 @@ def rig_from_json(data: dict, name: str = "rig") -> RigTemplate:
     return rig
 
 
+def _with_hands(joints: tuple[JointTemplate, ...], spec: dict) -> tuple[tuple[JointTemplate, ...], HandsTemplate]:
+    sides = tuple(
+        HandSide(s["side"], s["hand"], s["body_wrist"], s["body_index"], s["body_pinky"],
+                 AxisSpec.parse(s["orient"]["primary"]), AxisSpec.parse(s["orient"]["secondary"]))
+        for s in spec["sides"]
+    )
+    by_hand = {s.hand: s for s in sides}
+    body = tuple(
+        replace(j, primary=by_hand[j.name].primary, secondary=by_hand[j.name].secondary, bend=None, end_site=None)
+        if j.name in by_hand else j
+        for j in joints
+    )
+    fingers = tuple(_joint_from_json(j) for j in spec["joints"])
+    return body + fingers, HandsTemplate(sides, tuple(j.name for j in fingers), dict(spec["relaxed"]))
+
+
 def _check_rig(rig: RigTemplate) -> None:
     names = list(rig.joint_names)
     known_points = set(BLAZEPOSE_NAMES) | set(rig.points)
+    if rig.hands is not None:
+        known_points |= set(hand_landmark_names())
 
     def joint(name: str, what: str) -> None:
         if name not in names:
@@ -201,6 +255,8 @@ def _check_rig(rig: RigTemplate) -> None:
                 raise RigError(f"rig {rig.name}: joint {j.name} is listed before its parent {j.parent}")
         if j.at is not None:
             point(j.at, f"point of {j.name}")
+        if j.rest_from is not None:
+            point(j.rest_from, f"rest offset origin of {j.name}")
     for spec in rig.points.values():
         for ref in (spec.get("mid") or spec.get("lerp", [])[:2]):
             point(ref, "point")
@@ -222,6 +278,12 @@ def _check_rig(rig: RigTemplate) -> None:
         placed.add(child)
     for n in (*rig.depth_tree.keep_depth, *rig.depth_tree.hips):
         point(n, "depth-tree point")
+    if rig.hands is not None:
+        for side in rig.hands.sides:
+            joint(side.hand, f"{side.side} hand")
+            for n in (side.body_wrist, side.body_index, side.body_pinky, side.primary.start, side.primary.end,
+                      side.secondary.start, side.secondary.end):
+                point(n, f"{side.side} hand point")
 
 
 def _length_spec(spec: dict | None) -> LengthSpec | None:
@@ -247,6 +309,7 @@ def _joint_from_json(j: dict) -> JointTemplate:
         bend=AxisSpec.parse(orient["bend"]) if "bend" in orient else None,
         interp=(orient["interp"][0], orient["interp"][1], float(orient["interp"][2])) if "interp" in orient else None,
         end_site=_length_spec(j.get("end_site")),
+        rest_from=rest.get("from"),
     )
 
 

@@ -335,13 +335,17 @@ class VideoWriter:
     about 1.8x the file size (docs/benchmarks.md, preview); encoding is most of a preview's
     time. RGB is turned into YUV 4:2:0 by OpenCV before the encoder. The file appears at `path` only when the context exits without an error
     (mocap.atomic); raises ExportError when it cannot be written.
+
+    grey=True writes (H, W) uint8 greyscale frames losslessly instead: FFV1 (pix_fmt gray)
+    in a Matroska container (.mkv), any frame size (the segmentation matte, mocap.matte).
     """
 
     TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for 23.976/25/29.97/30/60 fps
 
     def __init__(self, path: Path, width_px: int, height_px: int, fps: float = 30.0,
-                 preset: str = "superfast", crf: int = 23) -> None:
-        if width_px % 2 or height_px % 2:
+                 preset: str = "superfast", crf: int = 23, grey: bool = False) -> None:
+        self.grey = bool(grey)
+        if not self.grey and (width_px % 2 or height_px % 2):
             raise ValueError(f"H.264 needs an even frame size, got {width_px}x{height_px}")
         self.path = Path(path)
         self.width_px, self.height_px, self.fps = int(width_px), int(height_px), float(fps)
@@ -362,12 +366,14 @@ class VideoWriter:
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         try:
-            self._container = av.open(str(tmp), mode="w", format="mp4")
+            self._container = av.open(str(tmp), mode="w", format="matroska" if self.grey else "mp4")
             rate = Fraction(self.fps).limit_denominator(1001)
-            self._stream = self._container.add_stream("libx264", rate=rate)
-            self._stream.width, self._stream.height, self._stream.pix_fmt = self.width_px, self.height_px, "yuv420p"
+            self._stream = self._container.add_stream("ffv1" if self.grey else "libx264", rate=rate)
+            self._stream.width, self._stream.height = self.width_px, self.height_px
+            self._stream.pix_fmt = "gray" if self.grey else "yuv420p"
             self._stream.codec_context.time_base = self.TIME_BASE
-            self._stream.options = {"preset": self.preset, "crf": str(self.crf)}
+            if not self.grey:
+                self._stream.options = {"preset": self.preset, "crf": str(self.crf)}
             self._stream.thread_type = "AUTO"
         except (av.FFmpegError, OSError, ValueError) as exc:
             self._abort(exc)
@@ -375,7 +381,7 @@ class VideoWriter:
         return self
 
     def write(self, rgb: np.ndarray, time_s: float) -> None:
-        """Append one (H, W, 3) uint8 frame shown at time_s (seconds)."""
+        """Append one (H, W, 3) uint8 frame ((H, W) with grey=True) shown at time_s (seconds)."""
         import av
 
         if self._t0 is None:
@@ -383,7 +389,10 @@ class VideoWriter:
         pts = int(round((float(time_s) - self._t0) / self.TIME_BASE))
         pts = max(pts, self._last_pts + 1)  # strictly increasing, whatever the source did
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(_yuv420_from_rgb(rgb), format="yuv420p")
+        if self.grey:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb, dtype=np.uint8), format="gray")
+        else:
+            frame = av.VideoFrame.from_ndarray(_yuv420_from_rgb(rgb), format="yuv420p")
         frame.pts, frame.time_base = pts, self.TIME_BASE
         for packet in self._stream.encode(frame):
             self._container.mux(packet)

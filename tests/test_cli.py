@@ -197,3 +197,37 @@ def test_unknown_rig_is_rejected_before_any_work():
     assert result.exit_code == 2
     flat = " ".join(result.output.replace("│", " ").split())
     assert "mixamo" in flat and "ue5" in flat
+
+
+@pytest.mark.mediapipe
+def test_convert_with_hands_adds_fingers_and_keeps_the_body(tmp_path, cache_dir):
+    """--hands adds the 30 finger joints; every body joint keeps its channels except the
+    hands (oriented by the hand model); without --hands the file has no fingers."""
+    plain, hands = tmp_path / "plain.bvh", tmp_path / "hands.bvh"
+    base = ["convert", str(SAMPLE), "--end", "4", "--cache-dir", str(cache_dir), "-q"]
+    assert runner.invoke(app, [*base, "-o", str(plain)]).exit_code == 0
+    result = runner.invoke(app, [*base, "-o", str(hands), "--hands", "--rig", "ue5"])
+    assert result.exit_code == 0, result.output
+    a, b = read_bvh(plain, units="cm"), read_bvh(hands, units="cm")
+    assert not any("Thumb" in n for n in a.skeleton.names)
+    assert len(b.skeleton.names) == len(a.skeleton.names) + 30
+    assert "thumb_01_l" in b.skeleton.names and "pinky_03_r" in b.skeleton.names
+    assert a.n_frames == b.n_frames == 20
+    assert np.isfinite(b.rotations_xyzw).all()
+    assert "hands" in runner.invoke(app, [*base[:-1], "-o", str(hands), "--hands"]).stderr  # the summary says how often
+
+
+@pytest.mark.mediapipe
+def test_convert_with_matte_writes_one_matte_frame_per_frame(tmp_path, cache_dir):
+    import av
+
+    out = tmp_path / "squats"
+    result = runner.invoke(app, ["convert", str(SAMPLE), "--end", "3", "-o", str(out), "--matte", "--cache-dir", str(cache_dir)])
+    assert result.exit_code == 0, result.output
+    matte = tmp_path / "squats.matte.mkv"
+    assert str(matte) in result.stderr.replace("\n", "")
+    with av.open(str(matte)) as container:
+        frames = [f.to_ndarray() for f in container.decode(video=0)]
+    assert len(frames) == read_bvh(tmp_path / "squats.bvh", units="cm").n_frames == 15
+    assert frames[0].shape == (1280, 720) and frames[0].dtype == np.uint8
+    assert 0.02 < np.mean([f.mean() / 255 for f in frames]) < 0.6  # a person, not all or nothing

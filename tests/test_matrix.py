@@ -578,3 +578,14 @@ def test_matrix(row: Row, inputs: Inputs, tmp_path: Path) -> None:
 def _stem(proc: subprocess.CompletedProcess) -> str:
     video = Path(proc.args[proc.args.index("convert") + 1])
     return video.stem
+
+
+def test_debug_adds_the_traceback(tmp_path: Path) -> None:
+    """--debug, anywhere on the line, prints the traceback before the same one line."""
+    (tmp_path / "notes.mp4").write_text("not a video")
+    for argv in (["--debug", "convert", tmp_path / "notes.mp4"], ["convert", tmp_path / "notes.mp4", "--debug"]):
+        proc = subprocess.run([str(MOCAP), *map(str, argv)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2
+        lines = proc.stderr.strip().splitlines()
+        assert lines[0] == "Traceback (most recent call last):", proc.stderr
+        assert lines[-1].startswith(f"error: {tmp_path / 'notes.mp4'}: not a readable video"), proc.stderr

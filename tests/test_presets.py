@@ -11,11 +11,13 @@ import pytest
 from mocap.data import Motion, Skeleton
 from mocap.presets import DEFAULT_PRESET, PresetError, apply_preset, list_presets, load_preset, resolve_preset
 
-CANONICAL = tuple(j["name"] for j in json.loads((resources.files("mocap") / "rigs" / "humanoid.json").read_text())["joints"])
+_RIG = json.loads((resources.files("mocap") / "rigs" / "humanoid.json").read_text())
+# Every joint the rig can have: the body's, and the fingers that --hands adds.
+CANONICAL = tuple(j["name"] for j in _RIG["joints"] + _RIG["hands"]["joints"])
 
 
 def _motion() -> Motion:
-    parents = {j["name"]: j["parent"] for j in json.loads((resources.files("mocap") / "rigs" / "humanoid.json").read_text())["joints"]}
+    parents = {j["name"]: j["parent"] for j in _RIG["joints"] + _RIG["hands"]["joints"]}
     names = CANONICAL
     rng = np.random.default_rng(3)
     skeleton = Skeleton(
@@ -57,7 +59,9 @@ def test_mixamo_is_the_canonical_naming() -> None:
         ("ue5", "Spine2", "spine_05"), ("unity", "LeftUpLeg", "LeftUpperLeg"), ("unity", "Spine2", "UpperChest"),
         ("rigify", "Hips", "DEF-spine"), ("rigify", "LeftForeArm", "DEF-forearm.L"), ("rigify", "RightLeg", "DEF-shin.R"),
         ("rigify", "Head", "DEF-spine.006"), ("vrm", "Spine1", "chest"), ("vrm", "RightToeBase", "rightToes"),
-        ("vrm", "LeftArm", "leftUpperArm"),
+        ("vrm", "LeftArm", "leftUpperArm"), ("mixamo", "LeftHandThumb1", "LeftHandThumb1"),
+        ("ue5", "RightHandIndex3", "index_03_r"), ("unity", "LeftHandPinky1", "LeftLittleProximal"),
+        ("rigify", "LeftHandMiddle2", "DEF-f_middle.02.L"), ("vrm", "RightHandThumb1", "rightThumbMetacarpal"),
     ],
 )
 def test_known_target_names(name: str, canonical: str, expected: str) -> None:

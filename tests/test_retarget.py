@@ -59,10 +59,14 @@ def test_retarget_package_imports_nothing_but_numpy():
 
 
 def test_maps_agree_with_the_export_presets():
+    # The body's joints; the finger joints of --hands are in the export presets but not (yet) retargeted.
+    from mocap.rig import load_rig
+
+    body = set(load_rig().joint_names)
     maps = {m.name: m for m in list_map_presets()}
     for name in ("mixamo", "ue5", "unity", "vrm"):
-        assert maps[name].names == load_preset(name).names, name
-    rigify = load_preset("rigify").names
+        assert maps[name].names == {k: v for k, v in load_preset(name).names.items() if k in body}, name
+    rigify = {k: v for k, v in load_preset("rigify").names.items() if k in body}
     assert {k: "DEF-" + v for k, v in maps["rigify_deform"].names.items()} == rigify
 
 

@@ -186,3 +186,20 @@ def test_failing_blender_leaves_no_file(motion: Motion, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"out\.usdc: .*could not export USD \(exit 1\)"):
         write_usd(motion, tmp_path / "out.usdc", blender_exe=false)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("preset_name", ["mixamo", "rigify"])
+def test_fingers_read_back(tmp_path: Path, preset_name: str) -> None:
+    """The 30 finger joints (--hands) keep their names, parents and motion through UsdSkel."""
+    from hand_fixtures import fist_motion
+
+    motion = fist_motion(20)
+    preset = load_preset(preset_name)
+    got = pxr_read(write_usd(motion, tmp_path / "hands.usdc", preset_name))
+    assert got["parents"] == expected_parents(motion, preset)
+    names = motion.skeleton.names
+    fingers = [j for j, n in enumerate(names) if "Hand" in n and n not in ("LeftHand", "RightHand")]
+    assert len(fingers) == 30
+    cols = [got["names"].index(usd_name(preset.bone_name(names[j]))) for j in fingers]
+    errors = np.linalg.norm(got["positions"][:, cols] - joint_positions(motion)[:, fingers], axis=-1)
+    assert errors.max() < 0.002, f"worst finger joint error {errors.max() * 1000:.1f} mm"

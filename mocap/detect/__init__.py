@@ -1,7 +1,7 @@
 """Pose detection stage: VideoInfo -> LandmarkTracks, through the landmark cache.
 
 Importing this package stays light: mediapipe and PyAV are imported only when a
-function below actually runs (the adapter is mocap.detect.mediapipe_pose).
+function below actually runs (the adapters are mocap.detect.mediapipe_pose and mediapipe_hands).
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from mocap.data import Frame, LandmarkTracks, VideoInfo
-from mocap.detect.cache import detect_cached, read_tracks, write_tracks
+from mocap.detect.cache import detect_cached, detect_hands_cached, read_tracks, write_tracks
 
-__all__ = ["detect_cached", "detect_landmarks", "frames_in_range", "read_tracks", "write_tracks"]
+__all__ = ["detect_cached", "detect_hands_cached", "detect_landmarks", "frames_in_range", "read_tracks", "write_tracks"]
 
 
 def detect_landmarks(

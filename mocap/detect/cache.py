@@ -216,3 +216,49 @@ def detect_cached(
         except (ExportError, OSError) as exc:  # an unwritable cache must not lose the result
             _log.warning("landmark cache not written: %s", exc)
     return tracks
+
+
+def detect_hands_cached(
+    info: VideoInfo,
+    body: LandmarkTracks,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    model: str = "full",
+    cache_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    use_cache: bool = True,
+    method: str = "holistic",
+) -> LandmarkTracks:
+    """Both hands' landmarks (mocap.detect.mediapipe_hands, `method`) for the frames of `body`, the
+    BlazePose tracks of the same video, trim and model, from the cache or by detection.
+    Cached like the body's landmarks, under the body's key with "+hands" on the model
+    (the crops follow the body's landmarks, which that key fixes). Raises InputError /
+    DetectionError from decoding and detection."""
+    from mocap.detect.mediapipe_hands import detect_hands
+    from mocap.detect.mediapipe_pose import mediapipe_version
+    from mocap.video import read_frames
+
+    path: Path | None = None
+    hand_model = f"{model}+hands-{method}"
+    if use_cache:
+        if not info.content_hash:
+            raise ValueError("VideoInfo.content_hash is empty; probe the video with probe_video()")
+        key = cache_key(info, start_s, end_s, hand_model, mediapipe_version())
+        path = cache_path(cache_dir or default_cache_dir(), info, key, hand_model)
+        if path.is_file():
+            try:
+                tracks = read_tracks(path)
+            except FormatError:
+                tracks = None
+            if tracks is not None and np.array_equal(tracks.frame_indices, body.frame_indices):
+                if progress is not None:
+                    progress(tracks.n_frames)
+                return tracks
+    start, end = _norm_range(start_s, end_s)
+    tracks = detect_hands(info, read_frames(info, start, end), body, progress=progress, method=method)
+    if path is not None:
+        try:
+            write_tracks(tracks, path)
+        except (ExportError, OSError) as exc:
+            _log.warning("hand landmark cache not written: %s", exc)
+    return tracks

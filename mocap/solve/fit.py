@@ -132,7 +132,7 @@ def fit_skeleton(
             continue
         parent = joint_of[j.parent]
         if j.fit_rest:
-            anchor = pts[parent.at] if parent.at else fk_pos[parent.name]
+            anchor = pts[j.rest_from] if j.rest_from else pts[parent.at] if parent.at else fk_pos[parent.name]
             local = rots[parent.name].inv().apply(pts[j.at] - anchor)
             offsets[i] = np.median(local, axis=0)
         fk_pos[j.name] = fk_pos[parent.name] + rots[parent.name].apply(offsets[i])
