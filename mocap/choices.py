@@ -31,6 +31,13 @@ class Travel(str, enum.Enum):
     FEET = "feet"  # planted feet: every planted step moves the hips (a camera that pans to follow)
 
 
+class Depth(str, enum.Enum):
+    """Where the solver's depth prior comes from (docs/motion-quality.md, "Learned depth")."""
+
+    BLAZEPOSE = "blazepose"  # BlazePose's own world landmarks
+    LEARNED = "learned"  # a temporal network lifting BlazePose's 2D (mocap/lift.py)
+
+
 def parse_choice(kind: type[enum.Enum], value: str | enum.Enum, what: str) -> enum.Enum:
     """`kind(value)`, with a ValueError naming `what` and the allowed values."""
     try:
@@ -40,4 +47,4 @@ def parse_choice(kind: type[enum.Enum], value: str | enum.Enum, what: str) -> en
         raise ValueError(f"{what} {value!r}: choose from {allowed}") from None
 
 
-__all__ = ["RootMotion", "FootLock", "Travel", "parse_choice"]
+__all__ = ["RootMotion", "FootLock", "Travel", "Depth", "parse_choice"]

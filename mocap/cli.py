@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from mocap import __version__
-from mocap.choices import FootLock, RootMotion, Travel
+from mocap.choices import Depth, FootLock, RootMotion, Travel
 
 _debug = False  # --debug: failures print their traceback too
 
@@ -263,6 +263,10 @@ def convert(
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5, a phone's main camera)."),
     ] = None,
+    depth: Annotated[
+        Depth,
+        typer.Option("--depth", help="Depth prior for the pose: blazepose (its own 3D) or learned (a network lifting its 2D, averaged with BlazePose's 3D; see docs/motion-quality.md)."),
+    ] = Depth.BLAZEPOSE,
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
@@ -331,6 +335,7 @@ def convert(
         travel=travel,
         fov_deg=fov,
         contacts_sidecar=contacts,
+        depth=depth,
         fps=fps,
         person=parse_person_option(person),
         preview=preview,

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mocap.cli import (
+    Depth,
     FootLock,
     HandsDetector,
     Model,
@@ -80,6 +81,10 @@ def batch(
         float | None,
         typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5)."),
     ] = None,
+    depth: Annotated[
+        Depth,
+        typer.Option("--depth", help="Depth prior for the pose: blazepose (its own 3D) or learned (a network lifting its 2D, averaged with BlazePose's 3D; see docs/motion-quality.md)."),
+    ] = Depth.BLAZEPOSE,
     contacts: Annotated[
         bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
     ] = True,
@@ -152,6 +157,7 @@ def batch(
         person=parse_person_option(person),
         fov_deg=fov,
         contacts_sidecar=contacts,
+        depth=depth,
         fps=fps,
         preview=preview,
         report_path=Path(REPORT_IN_STAGING) if report else None,

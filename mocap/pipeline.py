@@ -4,6 +4,7 @@ add-on sit on top of this; each stage lives in its own module:
     probe_video  (video.py)          path -> VideoInfo
     detect       (detect/)           VideoInfo -> LandmarkTracks       (cached)
     smooth       (smooth.py)         LandmarkTracks -> LandmarkTracks
+    lift         (lift.py)           LandmarkTracks -> LandmarkTracks  (--depth learned only)
     solve        (solve/)            LandmarkTracks -> Motion
     write_*      (export/)           Motion -> file
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mocap.camera import Camera, diagonal_fov_deg_from_focal_35mm
-from mocap.choices import FootLock, RootMotion, Travel
+from mocap.choices import Depth, FootLock, RootMotion, Travel, parse_choice
 from mocap.data import LandmarkTracks, Motion, VideoInfo
 from mocap.errors import InputError, MocapError, NoPersonError
 from mocap.smooth import SmoothingConfig, smooth_tracks, unseen_parts
@@ -50,6 +51,8 @@ class ConvertOptions:
     travel: Travel = Travel.IMAGE  # whose evidence sets the travel: the image or planted feet (mocap.solve.anchor)
     fov_deg: float | None = None  # diagonal field of view; None: file metadata, else a phone's (mocap.camera)
     contacts_sidecar: bool = True  # write <stem>.contacts.json beside the motion files
+    depth: Depth = Depth.BLAZEPOSE  # the solver's depth prior: BlazePose's 3D or the learned lifter
+    depth_blend: float = 0.5  # with depth=learned: share of the learned pose, the rest BlazePose's (mocap.lift; 0.5 measured best)
     fps: float | None = None  # output rate; None: the clip's own (its nominal rate if variable, mocap.timeline)
     person: str | None = None  # whom to follow: largest | centre | left | right | "X,Y" px (mocap.detect.people)
     camera_sidecar: bool = True  # write <stem>.camera.json (the solver's camera, for `mocap preview`)
@@ -59,6 +62,9 @@ class ConvertOptions:
     hands: bool = False  # fingers from MediaPipe Hands (mocap.hands); off: the body rig alone
     hands_method: str = "holistic"  # mocap.detect.mediapipe_hands: "holistic" (finds more hands) or "crops" (faster)
     matte: bool = False  # write <stem>.matte.mkv: the person's segmentation mask (mocap.matte)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", parse_choice(Depth, self.depth, "depth"))
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,10 @@ def solve_take(
         )
     smoothed = smooth_tracks(tracks, options.smoothing)
     camera = camera or camera_for(tracks, options, info)
+    if options.depth is Depth.LEARNED:
+        from mocap.lift import lift_tracks
+
+        smoothed = lift_tracks(smoothed, camera, blend=options.depth_blend)
     cfg = MotionConfig(root_motion=options.root_motion, foot_lock=options.foot_lock, travel=options.travel)
     from mocap.rig import load_rig
 

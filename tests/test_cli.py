@@ -68,6 +68,23 @@ def test_convert_options_trim_units_order(tmp_path, cache_dir):
     assert 0.3 < np.median(motion.root_position_m[:, 1]) < 1.5
 
 
+@pytest.mark.mediapipe
+def test_convert_with_learned_depth(tmp_path, cache_dir):
+    """--depth learned runs the lifter (mocap/lift.py) and gives a motion of the same shape
+    whose pose differs from the default's."""
+    outs = {}
+    for depth in ("blazepose", "learned"):
+        out = tmp_path / f"{depth}.bvh"
+        result = runner.invoke(app, ["convert", str(SAMPLE), "-o", str(out), "--depth", depth,
+                                     "--cache-dir", str(cache_dir), "-q"])
+        assert result.exit_code == 0, result.output
+        outs[depth] = read_bvh(out, units="cm")
+    a, b = outs["blazepose"], outs["learned"]
+    assert a.n_frames == b.n_frames == 65 and a.skeleton.names == b.skeleton.names
+    assert np.isfinite(b.rotations_xyzw).all()
+    assert not np.allclose(a.rotations_xyzw, b.rotations_xyzw, atol=1e-3)
+
+
 def test_missing_file_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["convert", str(tmp_path / "nope.mp4")])
     assert result.exit_code == 2
@@ -91,6 +108,7 @@ def test_not_a_video_fails_in_one_line_and_writes_nothing(tmp_path, cache_dir):
         (["--smoothing", "silky"], "cut-off frequency"),
         (["--rotation-order", "XXY"], "permutation of XYZ"),
         (["--start", "5", "--end", "2"], "must be after"),
+        (["--depth", "stereo"], "'stereo' is not one of"),
     ],
 )
 def test_bad_options_are_rejected_before_any_work(args, message):
