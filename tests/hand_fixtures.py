@@ -56,7 +56,8 @@ def hand_tracks(left: np.ndarray, right: np.ndarray, seen: dict[str, np.ndarray]
             world[~seen[side], cols] = np.nan
             vis[~seen[side], cols] = 0.0
     return LandmarkTracks(hand_landmark_names(), FPS, np.arange(n) / FPS, np.arange(n), (640, 480),
-                          world[..., :2] * 100, world, vis, vis.max(axis=1) > 0, source="test-hands")
+                          world[..., :2] * 100 + (320, 240),  # pixels inside the image: outside counts as unseen
+                          world, vis, vis.max(axis=1) > 0, source="test-hands")
 
 
 FIST_DEG = np.array([[30, 50, 70], *[[90, 100, 70]] * 4], float)  # thumb, then each finger: a clenched fist
