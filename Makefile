@@ -19,7 +19,7 @@ readers: venv
 	bash scripts/install-readers.sh
 
 demo: venv
-	$(VENV)/bin/mocap convert samples/squats.mp4 -o $(OUT)/squats --format bvh,fbx,glb
+	$(VENV)/bin/mocap convert samples/squats.mp4 -o $(OUT)/squats --format bvh,fbx,glb,usd,json
 	@echo
 	@echo "Demo outputs are in $(OUT)/:"
 	@ls -1 $(OUT) | sed 's|^|  $(OUT)/|'

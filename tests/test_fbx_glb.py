@@ -38,7 +38,7 @@ pytestmark = [
     pytest.mark.blender,
     pytest.mark.skipif(not BANDAI.is_dir(), reason=f"test data not found at {BANDAI} (../shared/data)"),
 ]
-bpy = pytest.importorskip("bpy", reason="needs bpy (pip install 'mocap[blender]')")
+bpy = pytest.importorskip("bpy", reason="needs bpy (pip install 'mocap-video[blender]')")
 
 REPO = Path(__file__).resolve().parents[1]
 READER_JS = REPO / "tests" / "readers" / "read.mjs"

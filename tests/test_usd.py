@@ -32,7 +32,7 @@ pytestmark = [
     pytest.mark.blender,
     pytest.mark.skipif(not BANDAI.is_dir(), reason=f"test data not found at {BANDAI} (../shared/data)"),
 ]
-bpy = pytest.importorskip("bpy", reason="needs bpy (pip install 'mocap[blender]')")
+bpy = pytest.importorskip("bpy", reason="needs bpy (pip install 'mocap-video[blender]')")
 pxr = pytest.importorskip("pxr", reason="needs usd-core (pip install 'mocap[test]')")
 
 N_FRAMES = 40

@@ -3,7 +3,7 @@
 The only mocap module that imports bpy, and only inside functions (`import mocap` stays
 light). Two ways to reach Blender, same result (both call blender_job.run_job):
 
-1. in-process `bpy` (pip package bpy==5.0.1, `pip install mocap[blender]`) when importable
+1. in-process `bpy` (pip package bpy==5.0.1, `pip install 'mocap-video[blender]'`) when importable
    and no `blender_exe` is given;
 2. a Blender executable (`blender_exe`, else `blender` on PATH) run in background:
    `blender -b --factory-startup --python-exit-code 1 --python blender_job.py -- job.json`.
@@ -67,8 +67,8 @@ def describe_backend(blender_exe: str | os.PathLike[str] | None = None) -> str:
     exe = find_blender(blender_exe)
     if exe is None:
         raise ExportError(
-            "FBX/GLB export needs Blender: install the bpy module (pip install 'mocap[blender]', "
-            "Python 3.11) or Blender (3.4 or newer) and put `blender` on PATH or pass --blender PATH"
+            "FBX/GLB export needs Blender: install the bpy module (pip install 'mocap-video[blender]', "
+            "or pipx inject mocap-video bpy==5.0.1; Python 3.11) or Blender (3.4 or newer) and put `blender` on PATH or pass --blender PATH"
         )
     return exe
 

@@ -2,7 +2,7 @@
 
 The import side of the Blender adapter (mocap.export.blender is the export side); bpy is
 imported inside the function, in-process only (the `bpy` module, `pip install
-'mocap[blender]'`). `mocap preview` uses it to draw an FBX/GLB/USD take.
+'mocap-video[blender]'`). `mocap preview` uses it to draw an FBX/GLB/USD take.
 
     sample_armature("take.fbx", fps=30.0) -> SampledArmature
 
@@ -56,8 +56,10 @@ def sample_armature(path: str | Path, fps: float) -> SampledArmature:
     try:
         import bpy
     except ImportError as exc:
-        raise ExportError(f"{path}: reading {suffix} needs the bpy module (pip install 'mocap[blender]'); "
-                          "or pass the .bvh") from exc
+        raise ExportError(
+            f"{path}: reading {suffix} needs the bpy module "
+            "(pip install 'mocap-video[blender]', or pipx inject mocap-video bpy==5.0.1); or pass the .bvh"
+        ) from exc
     with native_output.silenced(1, python_too=True):
         bpy.ops.wm.read_factory_settings(use_empty=True)
         try:
