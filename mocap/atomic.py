@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mocap.errors import ExportError
+from mocap.interrupts import deferred_interrupts
 
 
 def _umask() -> int:
@@ -132,6 +133,14 @@ def _make_folder(target: Path) -> list[Path]:
 
 
 def _commit(staged: dict[str, Path], targets: dict[str, Path]) -> None:
+    # A Ctrl-C or SIGTERM between two renames would keep some formats and not others (and
+    # leave the .previous backups): the renames run with interrupts held back, which takes
+    # milliseconds, and the interrupt is delivered once every file is in place.
+    with deferred_interrupts():
+        _commit_all(staged, targets)
+
+
+def _commit_all(staged: dict[str, Path], targets: dict[str, Path]) -> None:
     mask = _umask()
     backups: list[tuple[Path, Path]] = []  # (backup, target)
     done: list[Path] = []

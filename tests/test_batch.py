@@ -252,6 +252,55 @@ def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
     assert r.stdout.count("was interrupted") == 2
 
 
+def test_an_interrupt_while_outputs_move_into_place_still_records_the_job_done(tmp_path, monkeypatch):
+    """An interrupt (Ctrl-C or SIGTERM) the moment a job's first output appears (what the failure matrix does) must
+    leave that job `done`, all its outputs in place, so a resumed batch does not redo it."""
+    from mocap.batch.pool import Event
+    from mocap.batch.runner import BatchConfig, plan_batch, run_batch
+    from mocap.pipeline import ConvertOptions
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(SAMPLES / "squats.mp4", src / "a.mp4")
+    out = tmp_path / "out"
+    jobs, manifest = plan_batch([str(src)], out, ConvertOptions(use_cache=False), BatchConfig())
+
+    class FinishedAtOnce:  # an executor whose one task has already written its outputs
+        def submit(self, task_id, fn, args):
+            staging = Path(args[1])
+            self.summary = {"outputs": {}}
+            for fmt, name in (("bvh", "a.bvh"), ("contacts", "a.contacts.json"), ("camera", "a.camera.json")):
+                (staging / name).write_text(fmt)
+                self.summary["outputs"][fmt] = str(staging / name)
+            self.task_id = task_id
+
+        def events(self):
+            yield Event("done", self.task_id, self.summary)
+
+        def terminate(self):
+            return []
+
+        def close(self):
+            pass
+
+    real_replace = Path.replace
+
+    def replace_then_interrupt(self, target):
+        moved = real_replace(self, target)
+        if Path(target).suffix == ".bvh":
+            signal.raise_signal(signal.SIGINT)  # arrives after a.bvh, before the others
+        return moved
+
+    monkeypatch.setattr(Path, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(jobs, manifest, BatchConfig(), executor=FinishedAtOnce())
+    record = Manifest(out / "mocap-batch.jsonl").latest["a"]
+    assert record["status"] == "done", record
+    assert sorted(p.name for p in out.iterdir()) == ["a.bvh", "a.camera.json", "a.contacts.json", "mocap-batch.jsonl"]
+    again, _ = plan_batch([str(src)], out, ConvertOptions(use_cache=False), BatchConfig())
+    assert again[0].action == "skip"
+
+
 @pytest.fixture(scope="module")
 def long_take(tmp_path_factory) -> Path:
     """39 s of real footage at 5 fps: the squats sample three times over (195 frames)."""

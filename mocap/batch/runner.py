@@ -12,7 +12,9 @@ A video longer than `chunk_s` is split into time chunks (mocap.detect.chunks) ru
 separate tasks, then stitched and solved as one clip. A job that raises fails alone,
 with its one-line message in the manifest; a task whose worker process died is retried
 `retries` times on a fresh worker. Outputs are staged under OUTDIR/.mocap-staging and
-moved into place only when the whole job succeeded. On Ctrl-C (KeyboardInterrupt) the
+moved into place only when the whole job succeeded, and the move and the job's `done`
+record happen with interrupts held back (mocap.interrupts), so an interrupt never parts
+finished outputs from their record. On Ctrl-C (KeyboardInterrupt) the
 workers are ended, staging is removed, the jobs in flight are recorded as `interrupted`
 and the interrupt is re-raised.
 """
@@ -31,6 +33,7 @@ from mocap.batch.inputs import BatchInput, expand_inputs
 from mocap.batch.manifest import MANIFEST_NAME, Manifest, now_iso, options_hash, options_record
 from mocap.data import LandmarkTracks, VideoInfo
 from mocap.errors import MocapError
+from mocap.interrupts import deferred_interrupts
 
 STAGING = ".mocap-staging"
 
@@ -310,12 +313,16 @@ def run_batch(
                     submit(_Task(f"{event.task_id.split('.')[0]}.finish", job, tasks.run_finish,
                                  (str(job.input.resolve()), str(job.staging.resolve()), job.options, tracks), _Frames(None)))
             else:
-                try:
-                    summary = _commit(job, event.value)
-                except OSError as exc:
-                    finish(job, "failed", error=(f"{job.out_dir / job.key}: cannot move the outputs into place ({exc})", 5))
-                    continue
-                finish(job, "done", summary)
+                # Moving the outputs into place and recording the job as done are one step:
+                # an interrupt between them would leave finished outputs under an
+                # "interrupted" record (redone on resume) or only some formats in place.
+                with deferred_interrupts():
+                    try:
+                        summary = _commit(job, event.value)
+                    except OSError as exc:
+                        finish(job, "failed", error=(f"{job.out_dir / job.key}: cannot move the outputs into place ({exc})", 5))
+                        continue
+                    finish(job, "done", summary)
     except KeyboardInterrupt:
         executor.terminate()
         for job in list(live.values()):
