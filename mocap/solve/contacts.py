@@ -40,6 +40,7 @@ class ContactConfig:
     height_only_on_m: float = 0.03  # stricter heights for the speed-blind first pass
     height_only_off_m: float = 0.05
     two_sided: bool = True  # hysteresis reaches back in time too (see hysteresis)
+    unseen_min_s: float = 0.5  # a foot point unseen this long is never planted (seen_contacts)
 
     def height_only(self) -> "ContactConfig":
         """A config that ignores speed (for when the root's travel is not yet trusted).
@@ -110,4 +111,22 @@ def detect_contacts(paths_m: dict[str, np.ndarray], fps: float, cfg: ContactConf
     return FootContacts(names, flags, float(fps))
 
 
-__all__ = ["ContactConfig", "detect_contacts", "point_height_speed"]
+def seen_contacts(contacts: FootContacts, unseen: dict[str, np.ndarray], cfg: ContactConfig = ContactConfig()) -> FootContacts:
+    """`contacts` without the frames where a contact point's landmark was unseen in a run of
+    at least cfg.unseen_min_s. unseen: contact point name -> (T,) bool (visibility 0 after
+    smoothing). Such a foot is not in the picture (legs below a waist-up frame) or hidden for
+    longer than the smoother interpolates (mocap.smooth holds it): its place on the floor is
+    not known, so it neither steers the hips (anchor) nor is held by the foot lock, which
+    bent standing legs that were never seen and lowered the hips over them."""
+    flags = contacts.in_contact.copy()
+    min_len = max(1, int(round(cfg.unseen_min_s * contacts.fps)))
+    for c, name in enumerate(contacts.names):
+        if name not in unseen:
+            continue
+        for run in runs(np.asarray(unseen[name], bool)):
+            if run.length >= min_len:
+                flags[run.first : run.last + 1, c] = False
+    return FootContacts(contacts.names, flags, contacts.fps)
+
+
+__all__ = ["ContactConfig", "detect_contacts", "point_height_speed", "seen_contacts"]

@@ -137,8 +137,14 @@ def refine_pose(
         bone_bp = derived_point(rig, child, world_cv) - derived_point(rig, parent, world_cv)
         p = placed[parent]
         ray = unit(camera.rays(derived_point(rig, child, image)))
+        # A child the image never shows (visibility 0 after smoothing in every frame: legs
+        # below a waist-up frame) has no 2D of its own, only a guess or nothing (NaN, which
+        # became pixel (0, 0)); it keeps the filled pose's bone (mocap.smooth.neutral_fill), so
+        # the image moves only what it shows (the waist-up tai chi clip's legs pointed up at
+        # pixel (0, 0) in its frame without a person, and the hips sank to 0.47 m).
         ok = np.isfinite(bone_bp).all(1) & np.isfinite(p).all(1) & np.isfinite(ray).all(1) & (p[:, 2] > 0)
-        if ok.sum() < 2:
+        seen = ok & (derived_point(rig, child, vis) > 0.0)
+        if seen.sum() < 2:
             placed[child] = p + bone_bp
             continue
         dir_bp = unit(bone_bp)
@@ -146,7 +152,7 @@ def refine_pose(
         d2 = np.maximum(np.sum(p * p, axis=1) - m * m, 0.0)
         length_bp = float(np.median(np.linalg.norm(bone_bp[ok], axis=1)))
         along = np.sum(ray * dir_bp, axis=1)
-        length = lengths[(parent, child)] = image_bone_length(d2[ok], along[ok], length_bp, cfg)
+        length = lengths[(parent, child)] = image_bone_length(d2[seen], along[seen], length_bp, cfg)
         h_bp = length * along
         h_img = np.sqrt(np.maximum(length**2 - d2, 0.0))
         sigma_perp = cfg.sigma_px * p[:, 2] / camera.focal_px * np.sqrt(2.0)
