@@ -5,9 +5,9 @@ is measured well, and a second direction that fixes the turn about it (the knee'
 heel -> toe, pinky -> index), which is not always: a nearly straight limb, a foot that is out of
 the picture or a hand seen edge-on can flip that second direction for a frame or two. The bone
 then twists by 100 degrees or more within one frame while its direction hardly moves (the
-waist-up tai chi clip's thigh: 129 degrees in one frame, twice). No human joint turns that
-fast: in 30 clips of optical motion capture the fastest twist of any bone is about 1500
-deg/s, and most bones stay far below (docs/motion-quality.md#twist-rate, measured by
+waist-up tai chi clip: a thigh by 78 degrees, a hand by 175, in one frame: 1900 and 4200 deg/s).
+No human bone turns that fast: in 31 clips of optical motion capture the fastest twist is 2208
+deg/s (a hand, in a dance), a thigh's 899 (docs/motion-quality.md#twist-rate, measured by
 benchmarks/twist_rates.py). The rig file gives each bone its axis and its largest twist rate,
 in deg/s, so the limit does not depend on the frame rate.
 
