@@ -30,6 +30,10 @@ from mocap.timeline import Retiming, to_constant_rate
 FORMATS = ("bvh", "fbx", "glb", "usd", "usda", "json")  # json: canonical motion for the Blender add-on
 SUFFIXES = {"usd": "usdc"}  # file extension where it differs from the format's name
 BLENDER_FORMATS = ("fbx", "glb", "usd", "usda")
+# The videos convert writes beside the motion files (<stem> + suffix): never a take to convert.
+PREVIEW_SUFFIX = ".preview.mp4"
+MATTE_SUFFIX = ".matte.mkv"
+VIDEO_OUTPUT_SUFFIXES = (PREVIEW_SUFFIX, MATTE_SUFFIX)
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
 
 
@@ -362,11 +366,11 @@ def convert(
     first = next(iter(paths.values()))
     planned = dict(paths)
     if options.preview:
-        planned["preview"] = first.with_name(f"{first.stem}.preview.mp4")
+        planned["preview"] = first.with_name(f"{first.stem}{PREVIEW_SUFFIX}")
     if options.report_path is not None:
         planned["report"] = Path(options.report_path)
     if options.matte:
-        planned["matte"] = first.with_name(f"{first.stem}.matte.mkv")
+        planned["matte"] = first.with_name(f"{first.stem}{MATTE_SUFFIX}")
     check_outputs_possible(options, planned)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -55,6 +55,51 @@ def test_inputs_that_name_nothing_or_collide_are_usage_errors(tmp_path):
         expand_inputs([str(tmp_path / "x" / "take.mp4"), str(tmp_path / "y" / "take.mp4")])
 
 
+def test_clash_hint_fits_where_the_two_files_are(tmp_path):
+    """Two files of one folder that differ in suffix cannot be kept apart by giving folders:
+    the hint says to rename one. Files of two folders get their common folder as the hint."""
+    (tmp_path / "src").mkdir()
+    for name in ("a.mp4", "a.mov"):
+        (tmp_path / "src" / name).write_bytes(b"x")
+    with pytest.raises(InputError) as same:
+        expand_inputs([str(tmp_path / "src")])
+    assert str(same.value) == (f"{tmp_path / 'src' / 'a.mov'} and {tmp_path / 'src' / 'a.mp4'} would both write a.*: "
+                               "they differ only in their suffix; rename one of them")
+    for folder in ("x", "y"):
+        (tmp_path / "shoot" / folder).mkdir(parents=True)
+        (tmp_path / "shoot" / folder / "take.mp4").write_bytes(b"x")
+    for items in ([tmp_path / "shoot" / "x" / "take.mp4", tmp_path / "shoot" / "y" / "take.mp4"],
+                  [tmp_path / "shoot" / "x", tmp_path / "shoot" / "y"]):
+        with pytest.raises(InputError) as apart:
+            expand_inputs([str(i) for i in items])
+        assert str(apart.value).endswith(f"would both write take.*; give the folder that holds both "
+                                         f"({tmp_path / 'shoot'}) as the input, so the layout keeps them apart")
+    # and the hint works: the common folder keeps them apart
+    assert [i.key for i in expand_inputs([str(tmp_path / "shoot")])] == ["x/take", "y/take"]
+
+
+def test_mocap_outputs_and_outdir_are_never_inputs(tmp_path):
+    """With -o inside the input folder, a second run must not convert the first run's
+    previews and mattes, nor anything else under OUTDIR (or a batch's hidden staging)."""
+    from mocap.batch.runner import BatchConfig, plan_batch
+    from mocap.pipeline import ConvertOptions
+
+    src, out = tmp_path / "src", tmp_path / "src" / "mocap_out"
+    for name in ("a.mp4", "day2/b.mov", "a.preview.mp4", "a.matte.mkv", "day2/b.Preview.MP4",
+                 "mocap_out/a.preview.mp4", "mocap_out/c.mp4", "mocap_out/.mocap-staging/a/a.matte.mkv",
+                 ".cache/d.mp4"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(b"x")
+    for items in ([str(src)], [str(src / "**" / "*.m*")]):
+        assert [i.key for i in expand_inputs(items, out)] == ["a", "day2/b"], items
+        jobs, _ = plan_batch(items, out, ConvertOptions(), BatchConfig())
+        assert [j.key for j in jobs] == ["a", "day2/b"], items
+    # OUTDIR's own files when OUTDIR itself is the input folder: still no preview or matte
+    assert [i.key for i in expand_inputs([str(out)], out)] == ["c"]
+    with pytest.raises(InputError, match=r"a\.preview\.mp4: a video mocap wrote \(preview or matte\), not a take"):
+        expand_inputs([str(src / "a.preview.mp4")], out)
+
+
 def test_batch_has_every_convert_option():
     from mocap.cli import convert
     from mocap.cli_batch import batch

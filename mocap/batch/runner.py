@@ -107,7 +107,8 @@ def _outputs_exist(record: dict[str, Any], out_dir: Path) -> bool:
 def plan_batch(inputs: list[str], out_dir: Path, options: Any, config: BatchConfig) -> tuple[list[Job], Manifest]:
     """Expand the inputs and decide each job's action against OUTDIR's manifest.
 
-    Raises InputError when an input names nothing or two inputs collide (expand_inputs).
+    Raises InputError when an input names nothing or two inputs collide (expand_inputs;
+    mocap's own outputs and everything under OUTDIR are not inputs).
     A file that cannot be probed becomes a job with action 'failed' and its error.
     """
     from mocap.video import probe_video
@@ -116,7 +117,7 @@ def plan_batch(inputs: list[str], out_dir: Path, options: Any, config: BatchConf
     manifest = Manifest(out_dir / MANIFEST_NAME)
     wanted = options_hash(options)
     jobs: list[Job] = []
-    for entry in expand_inputs(inputs):
+    for entry in expand_inputs(inputs, out_dir):
         job = _job(entry, out_dir, options)
         previous = manifest.latest.get(job.key)
         done_before = (
