@@ -404,7 +404,7 @@ def _convert_json(video: Path, out: str | None, options, detector=None) -> None:
 @app.command("preview")
 def preview_command(
     video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The source video.")],
-    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The motion file mocap convert wrote from it (.bvh; .fbx/.glb/.usdc/.usda need bpy).")],
+    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The motion file mocap convert wrote from it (.bvh, .json; .fbx/.glb/.usdc/.usda need bpy).")],
     out: Annotated[Path | None, typer.Option("-o", "--out", dir_okay=False, help="Output .mp4 (default: <motion>.preview.mp4).")] = None,
     camera: Annotated[
         Path | None, typer.Option("--camera", dir_okay=False, help="Camera sidecar (default: <motion>.camera.json beside it).")

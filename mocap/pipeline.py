@@ -376,6 +376,9 @@ def convert(
     t0 = time.perf_counter()
     info, tracks, hands_seen = detect_take(video, options, progress, on_info, detector)
     timings["detect"] = time.perf_counter() - t0
+    # the source frames converted (first, last presentation time): after resampling the
+    # motion may end before the last of them, and the preview still shows every one
+    source_span_s = (float(tracks.times_s[0]), float(tracks.times_s[-1]))
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
     smoothed, solved, camera = solve_take(tracks, options, name=video.stem, info=info)
@@ -388,7 +391,7 @@ def convert(
 
         camera_file = (camera_file_path(first),
                        CameraFile(camera, solved.camera_pose, motion.fps, motion.n_frames, motion.start_time_s,
-                                  options.rig, video.name, options.units, info.content_hash))
+                                  options.rig, video.name, options.units, info.content_hash, source_span_s))
     outputs = dict(paths)
     if sidecar is not None and motion.contacts is not None:
         outputs["contacts"] = sidecar
@@ -426,8 +429,8 @@ def convert(
         from mocap.preview.render import PreviewMotion, render_preview
 
         t = time.perf_counter()
-        made["preview"] = render_preview(info, PreviewMotion.from_motion(motion), camera, solved.camera_pose,
-                                         path, height_px=options.preview_height_px)
+        take = replace(PreviewMotion.from_motion(motion), source_span_s=source_span_s)
+        made["preview"] = render_preview(info, take, camera, solved.camera_pose, path, height_px=options.preview_height_px)
         timings["preview"] = time.perf_counter() - t
 
     def write_report_to(path: Path) -> None:
