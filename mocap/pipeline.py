@@ -66,6 +66,9 @@ class ConvertOptions:
     hands: bool = False  # fingers from MediaPipe Hands (mocap.hands); off: the body rig alone
     hands_method: str = "holistic"  # mocap.detect.mediapipe_hands: "holistic" (finds more hands) or "crops" (faster)
     matte: bool = False  # write <stem>.matte.mkv: the person's segmentation mask (mocap.matte)
+    # Where the outputs end up when convert writes them elsewhere first (the batch's staging
+    # folder, moved into OUTDIR afterwards): the report names every file there. None: where written.
+    final_dir: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depth", parse_choice(Depth, self.depth, "depth"))
@@ -433,14 +436,19 @@ def convert(
         made["preview"] = render_preview(info, take, camera, solved.camera_pose, path, height_px=options.preview_height_px)
         timings["preview"] = time.perf_counter() - t
 
+    def final(path: Path) -> Path:
+        """Where an output will be found: options.final_dir when the caller moves them there."""
+        return Path(path) if options.final_dir is None else Path(options.final_dir) / Path(path).name
+
     def write_report_to(path: Path) -> None:
         from mocap.report import write_report
 
         t = time.perf_counter()
         preview = made.get("preview")
         if preview is not None:  # thumbnails yes; the path the user will find, not the staged one
-            preview = replace(preview, path=planned["preview"])
-        write_report(replace(result, preview=preview), path)
+            preview = replace(preview, path=final(planned["preview"]))
+        shown = {name: final(p) for name, p in result.outputs.items()}
+        write_report(replace(result, outputs=shown, preview=preview), path)
         timings["report"] = time.perf_counter() - t
 
     def write_matte_to(path: Path) -> None:

@@ -274,6 +274,27 @@ def test_batch_runs_resumes_and_fails_only_the_bad_file(takes, tmp_path):
 
 
 @pytest.mark.mediapipe
+def test_a_batch_report_names_the_files_where_they_end_up(tmp_path):
+    """Jobs write into OUTDIR/.mocap-staging and are moved into place; each job's report
+    must name the files at their final paths (OUTDIR/<the key's folder>/...)."""
+    src = tmp_path / "takes"
+    (src / "day2").mkdir(parents=True)
+    shutil.copy(SAMPLES / "squats.mp4", src / "day2" / "squats.mp4")
+    out = tmp_path / "out"
+    cache = os.environ.get("MOCAP_CACHE_DIR") or str(tmp_path / "cache")
+    result = runner.invoke(app, ["batch", str(src), "-o", str(out), "-j", "1", "--report", "--preview",
+                                 "--cache-dir", cache, "-q"])
+    assert result.exit_code == 0, result.output
+    record = _records(out)["day2/squats"]
+    report = (out / record["outputs"]["report"]).read_text()
+    assert ".mocap-staging" not in report
+    for name in ("bvh", "contacts", "camera", "preview", "report"):
+        final = out / record["outputs"][name]
+        assert final.is_file() and f"<td>{final}</td>" in report, name
+    assert f"Full preview: {out / 'day2' / 'squats.preview.mp4'}" in report
+
+
+@pytest.mark.mediapipe
 def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
     (takes / "day2" / "broken.mp4").unlink()
     out = tmp_path / "out"
@@ -369,6 +390,8 @@ def test_long_videos_run_in_chunks_in_batch_and_convert(long_take, tmp_path):
     assert record["status"] == "done" and record["frames"] == 195
     assert read_bvh(out / record["outputs"]["bvh"]).n_frames == 195
     assert (out / record["outputs"]["report"]).is_file() and "long_take.report.html" in (out / "index.html").read_text()
+    report = (out / record["outputs"]["report"]).read_text()  # a job finished from chunks names its files too
+    assert ".mocap-staging" not in report and f"<td>{out / 'long_take.bvh'}</td>" in report
     single = tmp_path / "convert.bvh"
     result = runner.invoke(app, ["convert", str(long_take), "-o", str(single), "--jobs", "2", "--no-cache", "-q"])
     assert result.exit_code == 0, result.output

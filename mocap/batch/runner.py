@@ -70,6 +70,11 @@ class Job:
         return self.out_dir / STAGING / self.key.replace("/", "__")
 
     @property
+    def final_dir(self) -> Path:
+        """The folder this job's outputs are moved into: OUTDIR/<the key's folder>."""
+        return (self.out_dir / self.key).parent
+
+    @property
     def frames(self) -> int:
         if self.info is None:
             return 0
@@ -187,7 +192,7 @@ def _record(job: Job, status: str, summary: dict[str, Any] | None = None, error:
 
 def _commit(job: Job, summary: dict[str, Any]) -> dict[str, Any]:
     """Move a job's staged outputs into OUTDIR; returns the summary with OUTDIR-relative paths."""
-    target = (job.out_dir / job.key).parent
+    target = job.final_dir
     target.mkdir(parents=True, exist_ok=True)
     outputs = {}
     for fmt, staged in summary["outputs"].items():
@@ -284,7 +289,8 @@ def run_batch(
                     submit(_Task(f"{number}.{i}", job, tasks.run_chunk, (str(job.input.resolve()), chunk, job.options.model),
                                  _Frames(display.frames, OwnedProgress(chunk, None)), chunk=i))
             else:
-                submit(_Task(f"{number}", job, tasks.run_convert, (str(job.input.resolve()), str(job.staging.resolve()), job.options),
+                submit(_Task(f"{number}", job, tasks.run_convert,
+                             (str(job.input.resolve()), str(job.staging.resolve()), job.options, str(job.final_dir)),
                              _Frames(display.frames)))
         for event in executor.events():
             task = by_task[event.task_id]
@@ -312,7 +318,8 @@ def run_batch(
                         continue
                     job.parts.clear()
                     submit(_Task(f"{event.task_id.split('.')[0]}.finish", job, tasks.run_finish,
-                                 (str(job.input.resolve()), str(job.staging.resolve()), job.options, tracks), _Frames(None)))
+                                 (str(job.input.resolve()), str(job.staging.resolve()), job.options, str(job.final_dir),
+                                  tracks), _Frames(None)))
             else:
                 # Moving the outputs into place and recording the job as done are one step:
                 # an interrupt between them would leave finished outputs under an
