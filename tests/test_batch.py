@@ -318,6 +318,38 @@ def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
     assert r.stdout.count("was interrupted") == 2
 
 
+def test_longest_jobs_start_first_so_none_runs_alone_at_the_end(tmp_path):
+    """LPT order: with a short clip first on the command line, the longer one is still
+    submitted first (a long job started last keeps one worker busy while the others idle)."""
+    from conftest import write_test_video
+
+    from mocap.batch.runner import BatchConfig, plan_batch, run_batch
+    from mocap.pipeline import ConvertOptions
+    from mocap.video import probe_video, read_frames
+
+    short, long = SAMPLES / "squats.mp4", tmp_path / "long.mp4"
+    frames = [f.rgb for f in read_frames(probe_video(short))]
+    write_test_video(long, frames * 2, fps=5)
+    jobs, manifest = plan_batch([str(short), str(long)], tmp_path / "out", ConvertOptions(use_cache=False), BatchConfig())
+    assert [job.input.name for job in jobs] == ["squats.mp4", "long.mp4"] and jobs[1].frames == 2 * jobs[0].frames
+
+    class Recorder:  # takes the submissions, runs nothing
+        submitted: list = []
+
+        def submit(self, task_id, fn, args):
+            self.submitted.append(Path(args[0]).name)
+
+        def events(self):
+            return iter(())
+
+        def close(self):
+            pass
+
+    executor = Recorder()
+    run_batch(jobs, manifest, BatchConfig(jobs=2), executor=executor)
+    assert executor.submitted == ["long.mp4", "squats.mp4"]
+
+
 def test_an_interrupt_while_outputs_move_into_place_still_records_the_job_done(tmp_path, monkeypatch):
     """An interrupt (Ctrl-C or SIGTERM) the moment a job's first output appears (what the failure matrix does) must
     leave that job `done`, all its outputs in place, so a resumed batch does not redo it."""

@@ -7,7 +7,8 @@ whose outputs all exist, is skipped unless `force`. Everything else runs: new in
 changed inputs or options, `failed` and `interrupted` jobs, and jobs with no record (a
 run killed outright leaves none for the jobs it had in flight).
 
-run_batch() runs them on a WorkerPool (local processes) or RayExecutor, `jobs` at a time.
+run_batch() runs them on a WorkerPool (local processes) or RayExecutor, `jobs` at a time,
+longest first (by frames to convert) so that no long job is left running alone at the end.
 A video longer than `chunk_s` is split into time chunks (mocap.detect.chunks) run as
 separate tasks, then stitched and solved as one clip. A job that raises fails alone,
 with its one-line message in the manifest; a task whose worker process died is retried
@@ -250,7 +251,10 @@ def run_batch(
             record = _record(job, "failed", error=job.error)
             manifest.append(record)
             records.append(record)
-    todo = [job for job in jobs if job.action == "run"]
+    # Longest first (LPT scheduling, Graham 1969): a long job started last would run alone
+    # on one worker while the others sit idle; ordering by frames keeps every worker busy
+    # to the end. Ties keep the input order.
+    todo = sorted((job for job in jobs if job.action == "run"), key=lambda job: -job.frames)
     if not todo:
         return records
     out_dir = todo[0].out_dir
