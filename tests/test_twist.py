@@ -40,6 +40,20 @@ def test_rate_limited_leaves_compliant_frames_alone_and_clips_a_spike():
     np.testing.assert_array_equal(rate_limited(smooth, 0.1), smooth)
 
 
+def test_rate_limited_by_windows_reaches_the_whole_sequences_optimum():
+    from mocap.solve.twist import _l1_rate_limited
+
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        y = np.cumsum(rng.normal(0, 0.05, 3000))
+        y[rng.integers(0, 3000, 15)] += rng.normal(0, 3, 15)  # flips, some at the clip's ends
+        y[[0, 2999]] += 2.0
+        y[1500:1540] += 5.0  # and one that lasts
+        x = rate_limited(y, 0.3)
+        assert np.abs(np.diff(x)).max() <= 0.3 + 1e-12
+        assert np.abs(x - y).sum() == pytest.approx(np.abs(_l1_rate_limited(y, 0.3) - y).sum(), rel=1e-9)
+
+
 def _forearm_flip(n: int, fps: float, flip_frames: tuple[int, ...], flip_deg: float = 150.0):
     """A T-pose whose left hand's index/pinky/thumb turn by flip_deg about the forearm for some frames."""
     world = t_pose_world(n)

@@ -15,7 +15,8 @@ own resting level, not from 0, so a heel marker that sits 3 cm above the sole, o
 estimate that is off by a few centimetres, does not decide the outcome. Speeds come from
 central differences of the path after a light (6 Hz) Whittaker smoothing, so landmark
 jitter does not break up a planted foot. The threshold values and the measurements behind
-them are in docs/motion-quality.md.
+them are in docs/motion-quality.md. seen_contacts clears the frames where a contact point's
+landmark was unseen for 0.5 s or more: where such a foot stands is not known.
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ Bone lengths (the solve's second length fit, returned as RefinedPose.bone_length
 it is a named output rather than a hidden refit; the rig's own lengths are fitted later,
 from the refined pose, by mocap.solve.fit): BlazePose's 3D bones are not consistent with its 2D ones (its shins are
 10-25% short against the image on the rendered clips), and h is very sensitive to L near
-d ~ L. Each length is therefore measured against the image: the larger of the median of
+d ~ L. Each length is therefore measured against the image, on the frames where the image shows
+the child (visibility above 0 after smoothing; a child it never shows keeps the smoothed pose's
+bone, e.g. the neutral legs of a waist-up shot): the larger of the median of
 sqrt(d^2 + h_bp^2) (the length the image and BlazePose's depth agree on) and the 95th
 percentile of d (a bone is at least as long as it ever looks across the view), but at most
 `length_cap` (1.1) times the first. The cap is for half-hidden limbs: the far arm in a 45°
