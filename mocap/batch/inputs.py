@@ -72,11 +72,12 @@ def expand_inputs(items: list[str], out_dir: Path | None = None) -> list[BatchIn
     A file is taken whatever its suffix (a bad file fails its own job later); a folder
     contributes its files with a VIDEO_SUFFIXES suffix, recursively, sorted, hidden files
     and folders skipped; a pattern with *, ? or [...] is expanded (`**` crosses folders).
-    What mocap wrote is never an input: a folder or pattern skips the previews and mattes
-    mocap writes (mocap.pipeline.VIDEO_OUTPUT_SUFFIXES) and everything under `out_dir`
-    (the batch's OUTDIR, when it lies inside the folder or the pattern's fixed prefix).
-    Raises InputError for an item that names nothing, for a file named directly that is
-    one of mocap's video outputs, and for two inputs that would write the same outputs.
+    What mocap wrote is never an input: the previews and mattes mocap writes
+    (mocap.pipeline.VIDEO_OUTPUT_SUFFIXES) are skipped wherever they come from (a file
+    named directly too: a shell's `takes/*.mp4` names them), and a folder or pattern skips
+    everything under `out_dir` (the batch's OUTDIR, when it lies inside the folder or the
+    pattern's fixed prefix). Raises InputError for an item that names nothing and for two
+    inputs that would write the same outputs.
     """
     out = Path(out_dir).resolve() if out_dir is not None else None
 
@@ -99,10 +100,8 @@ def expand_inputs(items: list[str], out_dir: Path | None = None) -> list[BatchIn
         elif path.is_dir():
             found += [BatchInput(v, _key(v, path)) for v in _videos_in(path) if wanted(v, path)]
         elif path.is_file():
-            if _is_mocap_output(path):
-                raise InputError(f"{path}: a video mocap wrote (preview or matte), not a take to convert; "
-                                 "rename it if it really is one")
-            found.append(BatchInput(path, _key(path, None)))
+            if not _is_mocap_output(path):  # a shell's `takes/*.mp4` names the previews too
+                found.append(BatchInput(path, _key(path, None)))
         else:
             raise InputError(f"{item}: no such file or folder")
     unique: dict[Path, BatchInput] = {}

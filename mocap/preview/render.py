@@ -32,6 +32,9 @@ from mocap.kinematics import joint_positions
 CONTACT_JOINTS = {"left_heel": "LeftFoot", "left_toe": "LeftToeBase",
                   "right_heel": "RightFoot", "right_toe": "RightToeBase"}
 DEFAULT_HEIGHT_PX = 720
+# x264 for the preview: `ultrafast` at CRF 28 encodes about twice as fast as `superfast` at
+# CRF 23 for about the same file size, 0.8 dB lower PSNR (docs/benchmarks.md, preview).
+PREVIEW_PRESET, PREVIEW_CRF = "ultrafast", 28
 SOURCE_TIME_TOLERANCE_S = 1e-3  # source_span_s ends: well under any frame interval (1/240 s = 4.2 ms)
 THUMBNAIL_WIDTH_PX = 480
 
@@ -120,6 +123,11 @@ class _Compositor:
         self.background = self.view.background(take.joints_m, take.joints_m[:, 0])
         self.image = np.empty((self.out_h, self.out_w + self.out_h, 3), np.uint8)
 
+    @property
+    def decode_size_px(self) -> tuple[int, int]:
+        """(width, height) to decode the source at: the left panel's."""
+        return self.out_w, self.out_h
+
     def motion_frame(self, time_s: float) -> int:
         """The motion frame shown at a source time: round((t - start) * fps), clipped."""
         take = self.take
@@ -133,7 +141,7 @@ class _Compositor:
 
         take, out_w = self.take, self.out_w
         k = self.motion_frame(frame.time_s)
-        if self.scale == 1.0 and frame.rgb.shape[:2] == (self.out_h, out_w):
+        if frame.rgb.shape[:2] == (self.out_h, out_w):  # decoded at the panel's size (read_frames size_px)
             self.image[:, :out_w] = frame.rgb
         else:
             self.image[:, :out_w] = cv2.resize(frame.rgb, (out_w, self.out_h), interpolation=cv2.INTER_AREA)
@@ -181,8 +189,9 @@ def render_preview(
     comp = _Compositor(info, take, camera, pose, height_px)
     wanted = set(thumbnail_frames(take, n_thumbnails))
     thumbnails: list[tuple[int, np.ndarray]] = []
-    frames = read_frames(info, *take.source_window_s())
-    with VideoWriter(Path(path), comp.out_w + comp.out_h, comp.out_h, fps=info.fps) as writer:
+    frames = read_frames(info, *take.source_window_s(), size_px=comp.decode_size_px)
+    with VideoWriter(Path(path), comp.out_w + comp.out_h, comp.out_h, fps=info.fps,
+                     preset=PREVIEW_PRESET, crf=PREVIEW_CRF) as writer:
         for frame in frames:
             image, k = comp.compose(frame)
             writer.write(image, frame.time_s)
@@ -213,7 +222,7 @@ def preview_thumbnails(
     out = []
     for k in thumbnail_frames(take, n):
         t = take.start_time_s + k / take.fps
-        frame = next(read_frames(info, t - half, t + half), None)
+        frame = next(read_frames(info, t - half, t + half, size_px=comp.decode_size_px), None)
         if frame is not None:
             image, drawn = comp.compose(frame)
             out.append((drawn, _thumbnail(image)))
