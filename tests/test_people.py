@@ -91,3 +91,33 @@ def test_crowd_is_reported_and_one_person_followed(shared_data, tmp_path, cache_
     assert "warning: up to 4 people in view; one was followed" in summary, summary
     result = runner.invoke(app, ["convert", str(video), "--person", "tallest", "-q"])
     assert result.exit_code == 2 and "largest, centre, left, right" in result.output
+
+
+def _teal_torso(rgb: np.ndarray, xy_px: np.ndarray) -> bool:
+    """Whether the torso centre (a square of a fifth of the torso length) shows the teal top
+    of the second woman on the street clip (median green minus red > 100; the first woman's
+    denim jacket: 30-60, in shade too)."""
+    (cx, cy), length = torso(xy_px, BLAZEPOSE_NAMES)
+    r = max(2, int(0.1 * length))
+    patch = rgb[int(cy) - r:int(cy) + r + 1, int(cx) - r:int(cx) + r + 1].reshape(-1, 3).astype(float)
+    red, green, _ = np.median(patch, axis=0)
+    return green - red > 100
+
+
+@pytest.mark.mediapipe
+def test_embracing_women_never_switched(shared_data):
+    """street_crowd_openpose.avi 2.0-3.4 s: two women embrace and are counted as one; before
+    the torso colour guard the tracker came back on the other woman for frames 141-163.
+    Expected: never her torso; the frames where only she is found are reported as identity
+    gaps; the first woman is followed again afterwards."""
+    from mocap.detect.mediapipe_pose import detect_landmarks
+    from mocap.video import probe_video, read_frames
+
+    info = probe_video(shared_data / "real" / "street_crowd_openpose.avi")
+    tracks = detect_landmarks(info, read_frames(info, 2.0, 3.4))
+    rgb = {f.index: f.rgb for f in read_frames(info, 2.0, 3.4)}
+    teal = [int(i) for t, i in enumerate(tracks.frame_indices)
+            if tracks.detected[t] and _teal_torso(rgb[int(i)], tracks.image_xy_px[t])]
+    assert teal == [], f"the other woman's torso on frames {teal}"
+    assert tracks.identity_lost.any()
+    assert tracks.detected[tracks.frame_indices >= 150].all()  # the first woman again

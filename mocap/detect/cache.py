@@ -27,7 +27,7 @@ from mocap.errors import ExportError, FormatError
 _log = logging.getLogger(__name__)
 
 # Bump when detect_landmarks' output changes meaning (conversion, options, layout).
-DETECT_FORMAT_VERSION = 3  # 2: people census, identity guard, person choice; 3: second look at a first pose
+DETECT_FORMAT_VERSION = 4  # 2: people census, identity guard, person choice; 3: second look at a first pose; 4: torso colour guard
 MAX_ENTRY_BYTES = 4 << 30  # an hour at 60 fps is about 230 MB
 _FLOAT_ARRAYS = {"times_s": np.float64, "image_xy_px": np.float64, "world_m": np.float32, "visibility": np.float32}
 

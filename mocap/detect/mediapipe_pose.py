@@ -231,7 +231,8 @@ def detect_landmarks(
     One person is followed (mocap.detect.people): the people in view are counted every
     CENSUS_INTERVAL_S; with several (or with `person` given) the one `person` picks
     (default: the largest) is followed with the others painted out of every frame; a pose
-    that cannot be the same person as the frame before is rejected (the frame stays
+    that cannot be the same person as the frame before (torso position and size), or,
+    while following, is dressed otherwise (torso colour), is rejected (the frame stays
     undetected, identity_lost True) and tracking restarts. With one person and no
     `person`, frames go to BlazePose whole, as they are.
     `mediapipe_smoothing=True` turns MediaPipe's own 30-fps landmark filter back on; it
@@ -256,6 +257,9 @@ def detect_landmarks(
             others: list[np.ndarray] = []  # the other people of the last census
             keep: np.ndarray | None = None  # the followed person's box in the last census
             prev: tuple[np.ndarray, float] | None = None  # last accepted pose (L, 2) and its time
+            colour_ref: np.ndarray | None = None  # running torso colour of the accepted poses
+            odd_colour: list[int] = []  # the last tracked frames whose torso colour was off (pending)
+            prev_before_odd: tuple[np.ndarray, float] | None = None  # prev before those frames
             next_census_s = -np.inf
             tracking = False  # the tracker had a pose on the frame before
             for frame in frames:
@@ -281,6 +285,7 @@ def detect_landmarks(
                     painted = people.paint_out(frame.rgb, [people.padded(b, (width, height)) for b in others], keep=keep)
                     seen = replace(frame, rgb=painted)
                 sample = graph.process(seen)
+                fresh = not tracking  # a pose now would be the detector's, not the tracker's
                 if sample.detected and not tracking:
                     # A first pose (clip start, after a gap or a restart) comes from the person
                     # detector's coarse box; a second look at the same frame starts from the
@@ -288,9 +293,22 @@ def detect_landmarks(
                     sample = graph.process(seen)
                 tracking = sample.detected
                 rejected = False
+                colour = people.torso_colour(frame.rgb, sample.image_xy_px, BLAZEPOSE_NAMES) if sample.detected else None
                 if sample.detected and prev is not None:
-                    if not people.same_person(prev[0], sample.image_xy_px, BLAZEPOSE_NAMES, frame.time_s - prev[1]):
+                    jumped = not people.same_person(prev[0], sample.image_xy_px, BLAZEPOSE_NAMES, frame.time_s - prev[1])
+                    dressed = target is None or people.same_clothes(colour_ref, colour)
+                    if not dressed and not fresh and len(odd_colour) + 1 < people.COLOUR_FRAMES:
+                        odd_colour.append(len(samples))  # tracked: an arm or a bag may cover the torso briefly
+                        dressed = True
+                    elif dressed:
+                        odd_colour.clear()
+                    if jumped or not dressed:
                         rejected, sample = True, empty
+                        for i in odd_colour:  # the frames before, dressed otherwise too: not ours
+                            samples[i], lost[i] = empty, True
+                        if odd_colour:
+                            prev = prev_before_odd
+                        odd_colour.clear()
                         if target is None:  # the tracker jumped: follow the last box from now on
                             target = people.box_from_landmarks(prev[0], np.ones(N_LANDMARKS), (width, height))
                             keep = target
@@ -299,6 +317,10 @@ def detect_landmarks(
                         tracking = False
                         next_census_s = -np.inf  # count again now: who is where, to paint the others out
                 if sample.detected:
+                    if not odd_colour:
+                        prev_before_odd = (sample.image_xy_px, frame.time_s)
+                        if colour is not None:
+                            colour_ref = colour if colour_ref is None else colour_ref + people.COLOUR_MEAN_RATE * (colour - colour_ref)
                     prev = (sample.image_xy_px, frame.time_s)
                     box = people.box_from_landmarks(sample.image_xy_px, sample.visibility, (width, height))
                     if target is not None and box is not None:
