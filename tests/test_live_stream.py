@@ -119,6 +119,9 @@ def test_live_without_a_camera_says_so():
 def test_live_needs_a_source_and_valid_receivers(tmp_path):
     result = runner.invoke(app, ["live"])
     assert result.exit_code == 2 and "give either --camera N or --video FILE" in result.output
+    for option in ("--beta", "--min-cutoff"):  # inf * 0 speed would be a NaN cut-off: NaN poses
+        result = runner.invoke(app, ["live", "--video", str(SAMPLE), option, "inf"])
+        assert result.exit_code == 2 and f"'{option}': inf: must be a finite number" in result.output, result.output
     result = runner.invoke(app, ["live", "--video", str(SAMPLE), "--to", "nohost"])
     assert result.exit_code == 2 and "give a receiver as HOST:PORT" in result.output
     result = runner.invoke(app, ["live", "--video", str(SAMPLE), "--host", "no-such-host.invalid"])
