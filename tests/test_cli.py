@@ -113,11 +113,11 @@ def test_not_a_video_fails_in_one_line_and_writes_nothing(tmp_path, cache_dir):
         (["--start", "5", "--end", "2"], "must be after"),
         (["--depth", "stereo"], "'stereo' is not one of"),
         # at or above half the output rate a cut-off cannot be met (the clip's own rate: a warning)
-        (["--fps", "30", "--smoothing", "15"], "'--smoothing': '15': the cut-off frequency must be below half the "
+        (["--fps", "30", "--smoothing", "15"], "--smoothing: '15': the cut-off frequency must be below half the "
                                                "frame rate (--fps 30: below 15 Hz)"),
         (["--smoothing", "nan"], "must be a finite number of Hz"),
         (["--smoothing", "inf"], "must be a finite number of Hz"),
-        (["--person", "somebody"], "'--person': 'somebody'"),
+        (["--person", "somebody"], "--person: 'somebody'"),
     ],
 )
 def test_bad_options_are_rejected_before_any_work(args, message):
