@@ -2,18 +2,22 @@
 
 Each node is a `ray start` process with one CPU, pinned to its own core (taskset), in a
 private network namespace holding only the loopback interface (tests/ray_cluster.py; needs
-root). Throughput: `mocap batch --executor ray` over ten of ../shared/data/synthetic's clips,
-cache off, on a one-node cluster and then on a two-node cluster (frames/s, ratio). Overhead:
+root). Throughput: `mocap batch --executor ray` over ten of ../shared/data/synthetic's clips
+(--repeat K: each clip K times under other names, a batch K times as long), cache off, on a
+one-node cluster and then on a two-node cluster (frames/s, ratio). Fixed cost of a batch
+(starting `mocap`, planning, joining the cluster, the workers' first model load): one
+65-frame clip on the two-node cluster. Overhead:
 on the two-node cluster, 200 no-op tasks through mocap's RayExecutor all at once (wall per
 task) and 50 one after the other (round trip per task), beside the same through the local
 WorkerPool.
 
-    .venv/bin/python benchmarks/bench_ray.py
+    .venv/bin/python benchmarks/bench_ray.py [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -72,24 +76,35 @@ def batch_wall(cluster: LoopbackCluster, takes: Path, out: Path) -> float:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="each clip this many times (a longer batch)")
+    args = parser.parse_args()
     shorts = sorted(SYNTH.glob("dev_*.mp4"))[:10]
     from mocap.video import probe_video
 
-    n_frames = sum(probe_video(s).frame_count for s in shorts)
+    n_frames = args.repeat * sum(probe_video(s).frame_count for s in shorts)
     print(f"before: {load()}")
     walls = {}
     with tempfile.TemporaryDirectory() as tmp:
         takes = Path(tmp) / "takes"
         takes.mkdir()
-        for s in shorts:
-            (takes / s.name).symlink_to(s)
+        for k in range(args.repeat):
+            for s in shorts:
+                target = takes / f"{s.stem}_{k}{s.suffix}"  # a copy: links to one file are one input
+                if k == 0:
+                    target.symlink_to(s)
+                else:
+                    shutil.copy(s, target)
+        one = Path(tmp) / "one"
+        one.mkdir()
+        (one / "squats.mp4").symlink_to(ROOT / "samples" / "squats.mp4")
         for nodes in (1, 2):
             cluster = LoopbackCluster()
             try:
                 cluster.start(nodes=nodes, pin=True)
                 walls[nodes] = batch_wall(cluster, takes, Path(tmp) / f"out{nodes}")
                 if nodes == 2:
+                    fixed = batch_wall(cluster, one, Path(tmp) / "out_one")
                     probe = Path(tmp) / "probe.py"
                     probe.write_text(PROBE)
                     log = Path(tmp) / "probe.log"
@@ -103,7 +118,8 @@ def main() -> None:
     print(f"| nodes (1 CPU each, pinned) | wall s | frames/s |\n|---|---|---|")
     for nodes, wall in walls.items():
         print(f"| {nodes} | {wall:.1f} | {n_frames / wall:.1f} |")
-    print(f"\ntwo nodes / one node throughput: {walls[1] / walls[2]:.2f}x ({len(shorts)} clips, {n_frames} frames)")
+    print(f"\ntwo nodes / one node throughput: {walls[1] / walls[2]:.2f}x ({args.repeat * len(shorts)} clips, {n_frames} frames)")
+    print(f"a batch of one 65-frame clip on two nodes (the fixed cost, plus about 2 s of work): {fixed:.1f} s")
     print("| scheduling overhead per no-op task | Ray (2 nodes) ms | local WorkerPool (2) ms |\n|---|---|---|")
     print(f"| 200 at once, wall per task | {overhead[0]:.2f} | {overhead[2]:.2f} |")
     print(f"| 50 one after another, round trip | {overhead[1]:.2f} | {overhead[3]:.2f} |")

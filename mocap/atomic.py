@@ -28,19 +28,22 @@ def _umask() -> int:
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it onto `target`.
 
-    The caller writes the whole file to the yielded path. On any exception the
-    temporary file is removed and `target` is left untouched.
+    The caller writes the whole file to the yielded path. On any exception (Ctrl-C too)
+    the temporary file and the folders this call created are removed, and `target` is
+    left untouched.
     """
     target = Path(target)
     check_target(target)
     folder = target.parent
+    created = _make_folder(target)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f"{target.suffix}.part", dir=folder)
     except OSError as exc:
+        _remove_folders(created)
         raise ExportError(f"{target}: cannot write here ({exc.strerror or exc})") from exc
     os.close(fd)
     tmp = Path(tmp_name)
+    committed = False
     try:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
@@ -50,9 +53,19 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.replace(tmp, target)
         except OSError as exc:
             raise ExportError(f"{target}: cannot write ({exc.strerror or exc})") from exc
+        committed = True
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not committed:
+            _remove_folders(created)
+
+
+def _remove_folders(created: list[Path]) -> None:
+    """Remove the folders a failed write created (innermost first), each only if empty."""
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def check_target(target: Path) -> None:
@@ -109,9 +122,7 @@ def atomic_paths(targets: dict[str, Path]) -> Iterator[dict[str, Path]]:
     except BaseException:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
+        _remove_folders(created)
         raise
 
 

@@ -248,7 +248,7 @@ def _convert_json(video: Path, out: str | None, options, detector=None) -> None:
 @app.command("preview")
 def preview_command(
     video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The source video.")],
-    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The motion file mocap convert wrote from it (.bvh; .fbx/.glb/.usdc/.usda need bpy).")],
+    motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The motion file mocap convert wrote from it (.bvh, .json; .fbx/.glb/.usdc/.usda need bpy).")],
     out: Annotated[Path | None, typer.Option("-o", "--out", dir_okay=False, help="Output .mp4 (default: <motion>.preview.mp4).")] = None,
     camera: Annotated[
         Path | None, typer.Option("--camera", dir_okay=False, help="Camera sidecar (default: <motion>.camera.json beside it).")
@@ -263,6 +263,7 @@ def preview_command(
     from mocap.video import probe_video
 
     out = out or motion.with_name(f"{motion.stem}.preview.mp4")
+    _stop_on_sigterm()
     try:
         sidecar = read_camera_file(camera or camera_file_path(motion))
         take = load_preview_motion(motion, sidecar)
@@ -280,6 +281,9 @@ def preview_command(
         result = render_preview(info, take, sidecar.camera, sidecar.pose, out, height_px=height)
     except MocapError as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt as exc:  # the half-written preview is already removed (mocap.atomic)
+        _report(exc, f"error: {video}: interrupted by {_signal_name()}; nothing was written")
+        raise typer.Exit(_interrupt_code()) from None
     if not quiet:
         typer.echo(f"{out}  ({result.n_frames} frames, {result.frames_per_s:.0f} frames/s)", err=True)
 

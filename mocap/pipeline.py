@@ -30,6 +30,10 @@ from mocap.timeline import Retiming, to_constant_rate
 FORMATS = ("bvh", "fbx", "glb", "usd", "usda", "json")  # json: canonical motion for the Blender add-on
 SUFFIXES = {"usd": "usdc"}  # file extension where it differs from the format's name
 BLENDER_FORMATS = ("fbx", "glb", "usd", "usda")
+# The videos convert writes beside the motion files (<stem> + suffix): never a take to convert.
+PREVIEW_SUFFIX = ".preview.mp4"
+MATTE_SUFFIX = ".matte.mkv"
+VIDEO_OUTPUT_SUFFIXES = (PREVIEW_SUFFIX, MATTE_SUFFIX)
 MIN_DETECTION_RATE = 0.1  # below this share of frames with a person, there is no motion to export
 
 
@@ -62,6 +66,9 @@ class ConvertOptions:
     hands: bool = False  # fingers from MediaPipe Hands (mocap.hands); off: the body rig alone
     hands_method: str = "holistic"  # mocap.detect.mediapipe_hands: "holistic" (finds more hands) or "crops" (faster)
     matte: bool = False  # write <stem>.matte.mkv: the person's segmentation mask (mocap.matte)
+    # Where the outputs end up when convert writes them elsewhere first (the batch's staging
+    # folder, moved into OUTDIR afterwards): the report names every file there. None: where written.
+    final_dir: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depth", parse_choice(Depth, self.depth, "depth"))
@@ -376,16 +383,19 @@ def convert(
     first = next(iter(paths.values()))
     planned = dict(paths)
     if options.preview:
-        planned["preview"] = first.with_name(f"{first.stem}.preview.mp4")
+        planned["preview"] = first.with_name(f"{first.stem}{PREVIEW_SUFFIX}")
     if options.report_path is not None:
         planned["report"] = Path(options.report_path)
     if options.matte:
-        planned["matte"] = first.with_name(f"{first.stem}.matte.mkv")
+        planned["matte"] = first.with_name(f"{first.stem}{MATTE_SUFFIX}")
     check_outputs_possible(options, planned)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info, tracks, hands_seen = detect_take(video, options, progress, on_info, detector)
     timings["detect"] = time.perf_counter() - t0
+    # the source frames converted (first, last presentation time): after resampling the
+    # motion may end before the last of them, and the preview still shows every one
+    source_span_s = (float(tracks.times_s[0]), float(tracks.times_s[-1]))
     tracks, retiming = to_constant_rate(tracks, options.fps)
     t1 = time.perf_counter()
     smoothed, solved, camera = solve_take(tracks, options, name=video.stem, info=info)
@@ -398,7 +408,7 @@ def convert(
 
         camera_file = (camera_file_path(first),
                        CameraFile(camera, solved.camera_pose, motion.fps, motion.n_frames, motion.start_time_s,
-                                  options.rig, video.name, options.units, info.content_hash))
+                                  options.rig, video.name, options.units, info.content_hash, source_span_s))
     outputs = dict(paths)
     if sidecar is not None and motion.contacts is not None:
         outputs["contacts"] = sidecar
@@ -436,9 +446,13 @@ def convert(
         from mocap.preview.render import PreviewMotion, render_preview
 
         t = time.perf_counter()
-        made["preview"] = render_preview(info, PreviewMotion.from_motion(motion), camera, solved.camera_pose,
-                                         path, height_px=options.preview_height_px)
+        take = replace(PreviewMotion.from_motion(motion), source_span_s=source_span_s)
+        made["preview"] = render_preview(info, take, camera, solved.camera_pose, path, height_px=options.preview_height_px)
         timings["preview"] = time.perf_counter() - t
+
+    def final(path: Path) -> Path:
+        """Where an output will be found: options.final_dir when the caller moves them there."""
+        return Path(path) if options.final_dir is None else Path(options.final_dir) / Path(path).name
 
     def write_report_to(path: Path) -> None:
         from mocap.report import write_report
@@ -446,8 +460,9 @@ def convert(
         t = time.perf_counter()
         preview = made.get("preview")
         if preview is not None:  # thumbnails yes; the path the user will find, not the staged one
-            preview = replace(preview, path=planned["preview"])
-        write_report(replace(result, preview=preview), path)
+            preview = replace(preview, path=final(planned["preview"]))
+        shown = {name: final(p) for name, p in result.outputs.items()}
+        write_report(replace(result, outputs=shown, preview=preview), path)
         timings["report"] = time.perf_counter() - t
 
     def write_matte_to(path: Path) -> None:

@@ -267,12 +267,18 @@ def count_frames_in_range(info: VideoInfo, start_s: float | None = None, end_s: 
     return max(0, hi - lo)
 
 
-def read_frames(info: VideoInfo, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
+def read_frames(
+    info: VideoInfo, start_s: float | None = None, end_s: float | None = None, size_px: tuple[int, int] | None = None
+) -> Iterator[Frame]:
     """Decode frames in [start_s, end_s) as Frame(index, time_s, rgb (H, W, 3) uint8).
 
     Frames come in displayed orientation (rotation applied) and presentation order.
     Decoding is multi-threaded (`thread_type = "AUTO"`). With start_s, the decoder
     seeks to the key frame before start_s and drops the frames before it.
+    size_px: (width, height) of the frames as displayed, scaled by FFmpeg (area averaging)
+    in the same pass that turns the decoded picture into RGB, which costs about half of
+    converting at full size and scaling after (the preview of a 1080p or portrait clip);
+    None: the displayed size (info.width_px x info.height_px).
     Raises InputError when the file cannot be opened or its data cannot be decoded.
     """
     import av
@@ -293,6 +299,12 @@ def read_frames(info: VideoInfo, start_s: float | None = None, end_s: float | No
             target = int(start_s * tb_den / tb_num) + start_pts
             container.seek(target, stream=stream, backward=True, any_frame=False)
         k = -(info.rotation_deg // 90) % 4  # np.rot90 turns counter-clockwise
+        scaled: dict[str, Any] = {}
+        if size_px is not None and tuple(size_px) != (info.width_px, info.height_px):
+            width, height = (int(v) for v in size_px)
+            if k % 2:  # scaled before the rotation: the stored picture's width is the displayed height
+                width, height = height, width
+            scaled = {"width": width, "height": height, "interpolation": "AREA"}
         try:
             for frame in container.decode(stream):
                 pts = frame.pts if frame.pts is not None else frame.dts
@@ -303,9 +315,10 @@ def read_frames(info: VideoInfo, start_s: float | None = None, end_s: float | No
                     break
                 if not _in_range(t, start_s, end_s):
                     continue
-                rgb = frame.to_ndarray(format="rgb24")
+                rgb = frame.to_ndarray(format="rgb24", **scaled)
                 if k:
-                    rgb = np.ascontiguousarray(np.rot90(rgb, k))
+                    rgb = np.rot90(rgb, k)
+                rgb = np.ascontiguousarray(rgb)  # PyAV hands back rows with the decoder's padding for some widths
                 index = int(np.searchsorted(times_s, t - _EPS_S, side="left"))
                 yield Frame(index=index, time_s=float(t), rgb=rgb)
         except av.FFmpegError as exc:
@@ -332,7 +345,8 @@ class VideoWriter:
     Each frame keeps its own presentation time (time_s minus the first frame's), so a
     variable-frame-rate source stays frame-accurate. Width and height must be even.
     `preset` is x264's speed preset: "superfast" encodes about 1.5x as fast as "veryfast" for
-    about 1.8x the file size (docs/benchmarks.md, preview); encoding is most of a preview's
+    about 1.8x the file size; the preview passes "ultrafast" at CRF 28, about twice as fast
+    again for the same size (docs/benchmarks.md, preview); encoding is most of a preview's
     time. RGB is turned into YUV 4:2:0 by OpenCV before the encoder. The file appears at `path` only when the context exits without an error
     (mocap.atomic); raises ExportError when it cannot be written.
 

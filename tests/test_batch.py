@@ -55,6 +55,51 @@ def test_inputs_that_name_nothing_or_collide_are_usage_errors(tmp_path):
         expand_inputs([str(tmp_path / "x" / "take.mp4"), str(tmp_path / "y" / "take.mp4")])
 
 
+def test_clash_hint_fits_where_the_two_files_are(tmp_path):
+    """Two files of one folder that differ in suffix cannot be kept apart by giving folders:
+    the hint says to rename one. Files of two folders get their common folder as the hint."""
+    (tmp_path / "src").mkdir()
+    for name in ("a.mp4", "a.mov"):
+        (tmp_path / "src" / name).write_bytes(b"x")
+    with pytest.raises(InputError) as same:
+        expand_inputs([str(tmp_path / "src")])
+    assert str(same.value) == (f"{tmp_path / 'src' / 'a.mov'} and {tmp_path / 'src' / 'a.mp4'} would both write a.*: "
+                               "they differ only in their suffix; rename one of them")
+    for folder in ("x", "y"):
+        (tmp_path / "shoot" / folder).mkdir(parents=True)
+        (tmp_path / "shoot" / folder / "take.mp4").write_bytes(b"x")
+    for items in ([tmp_path / "shoot" / "x" / "take.mp4", tmp_path / "shoot" / "y" / "take.mp4"],
+                  [tmp_path / "shoot" / "x", tmp_path / "shoot" / "y"]):
+        with pytest.raises(InputError) as apart:
+            expand_inputs([str(i) for i in items])
+        assert str(apart.value).endswith(f"would both write take.*; give the folder that holds both "
+                                         f"({tmp_path / 'shoot'}) as the input, so the layout keeps them apart")
+    # and the hint works: the common folder keeps them apart
+    assert [i.key for i in expand_inputs([str(tmp_path / "shoot")])] == ["x/take", "y/take"]
+
+
+def test_mocap_outputs_and_outdir_are_never_inputs(tmp_path):
+    """With -o inside the input folder, a second run must not convert the first run's
+    previews and mattes, nor anything else under OUTDIR (or a batch's hidden staging)."""
+    from mocap.batch.runner import BatchConfig, plan_batch
+    from mocap.pipeline import ConvertOptions
+
+    src, out = tmp_path / "src", tmp_path / "src" / "mocap_out"
+    for name in ("a.mp4", "day2/b.mov", "a.preview.mp4", "a.matte.mkv", "day2/b.Preview.MP4",
+                 "mocap_out/a.preview.mp4", "mocap_out/c.mp4", "mocap_out/.mocap-staging/a/a.matte.mkv",
+                 ".cache/d.mp4"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(b"x")
+    for items in ([str(src)], [str(src / "**" / "*.m*")]):
+        assert [i.key for i in expand_inputs(items, out)] == ["a", "day2/b"], items
+        jobs, _ = plan_batch(items, out, ConvertOptions(), BatchConfig())
+        assert [j.key for j in jobs] == ["a", "day2/b"], items
+    # OUTDIR's own files when OUTDIR itself is the input folder: still no preview or matte
+    assert [i.key for i in expand_inputs([str(out)], out)] == ["c"]
+    # files named one by one (a shell's unquoted `src/*.mp4`): the preview is still left out
+    assert [i.key for i in expand_inputs([str(src / "a.mp4"), str(src / "a.preview.mp4")], out)] == ["a"]
+
+
 def test_batch_has_every_convert_option():
     from mocap.cli import convert
     from mocap.cli_batch import batch
@@ -266,6 +311,27 @@ def test_batch_runs_resumes_and_fails_only_the_bad_file(takes, tmp_path):
 
 
 @pytest.mark.mediapipe
+def test_a_batch_report_names_the_files_where_they_end_up(tmp_path):
+    """Jobs write into OUTDIR/.mocap-staging and are moved into place; each job's report
+    must name the files at their final paths (OUTDIR/<the key's folder>/...)."""
+    src = tmp_path / "takes"
+    (src / "day2").mkdir(parents=True)
+    shutil.copy(SAMPLES / "squats.mp4", src / "day2" / "squats.mp4")
+    out = tmp_path / "out"
+    cache = os.environ.get("MOCAP_CACHE_DIR") or str(tmp_path / "cache")
+    result = runner.invoke(app, ["batch", str(src), "-o", str(out), "-j", "1", "--report", "--preview",
+                                 "--cache-dir", cache, "-q"])
+    assert result.exit_code == 0, result.output
+    record = _records(out)["day2/squats"]
+    report = (out / record["outputs"]["report"]).read_text()
+    assert ".mocap-staging" not in report
+    for name in ("bvh", "contacts", "camera", "preview", "report"):
+        final = out / record["outputs"][name]
+        assert final.is_file() and f"<td>{final}</td>" in report, name
+    assert f"Full preview: {out / 'day2' / 'squats.preview.mp4'}" in report
+
+
+@pytest.mark.mediapipe
 def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
     (takes / "day2" / "broken.mp4").unlink()
     out = tmp_path / "out"
@@ -287,6 +353,38 @@ def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
     assert "interrupted" in err
     r = runner.invoke(app, ["batch", str(takes), "-o", str(out), "--dry-run"])
     assert r.stdout.count("was interrupted") == 2
+
+
+def test_longest_jobs_start_first_so_none_runs_alone_at_the_end(tmp_path):
+    """LPT order: with a short clip first on the command line, the longer one is still
+    submitted first (a long job started last keeps one worker busy while the others idle)."""
+    from conftest import write_test_video
+
+    from mocap.batch.runner import BatchConfig, plan_batch, run_batch
+    from mocap.pipeline import ConvertOptions
+    from mocap.video import probe_video, read_frames
+
+    short, long = SAMPLES / "squats.mp4", tmp_path / "long.mp4"
+    frames = [f.rgb for f in read_frames(probe_video(short))]
+    write_test_video(long, frames * 2, fps=5)
+    jobs, manifest = plan_batch([str(short), str(long)], tmp_path / "out", ConvertOptions(use_cache=False), BatchConfig())
+    assert [job.input.name for job in jobs] == ["squats.mp4", "long.mp4"] and jobs[1].frames == 2 * jobs[0].frames
+
+    class Recorder:  # takes the submissions, runs nothing
+        submitted: list = []
+
+        def submit(self, task_id, fn, args):
+            self.submitted.append(Path(args[0]).name)
+
+        def events(self):
+            return iter(())
+
+        def close(self):
+            pass
+
+    executor = Recorder()
+    run_batch(jobs, manifest, BatchConfig(jobs=2), executor=executor)
+    assert executor.submitted == ["long.mp4", "squats.mp4"]
 
 
 def test_an_interrupt_while_outputs_move_into_place_still_records_the_job_done(tmp_path, monkeypatch):
@@ -361,6 +459,8 @@ def test_long_videos_run_in_chunks_in_batch_and_convert(long_take, tmp_path):
     assert record["status"] == "done" and record["frames"] == 195
     assert read_bvh(out / record["outputs"]["bvh"]).n_frames == 195
     assert (out / record["outputs"]["report"]).is_file() and "long_take.report.html" in (out / "index.html").read_text()
+    report = (out / record["outputs"]["report"]).read_text()  # a job finished from chunks names its files too
+    assert ".mocap-staging" not in report and f"<td>{out / 'long_take.bvh'}</td>" in report
     single = tmp_path / "convert.bvh"
     result = runner.invoke(app, ["convert", str(long_take), "-o", str(single), "--jobs", "2", "--no-cache", "-q"])
     assert result.exit_code == 0, result.output

@@ -389,6 +389,42 @@ def _interrupt(sig: int, formats: str = "bvh", stage: str = "detect"):
     return run
 
 
+def _preview_interrupt(sig: int, new_folder: bool = False):
+    """Send `sig` while `mocap preview` is encoding (its temporary .part file has data).
+    new_folder: the output goes into a folder that does not exist yet, which must not be
+    left behind either."""
+
+    def run(r: Run):
+        long = r.inputs.get("long.mp4", lambda p: _encode(p, _sample_frames(150, height=480)))
+        motion = r.inputs.get("long.bvh", lambda p: _converted(r, long, p))
+        folder = r.out / "new" if new_folder else r.out
+        cmd = [str(MOCAP), "preview", str(long), str(motion), "-o", str(folder / "long.preview.mp4")]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=r.env())
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                if folder.is_dir() and any(p.name.endswith(".mp4.part") and p.stat().st_size > 0 for p in folder.iterdir()):
+                    break
+                time.sleep(0.01)
+            assert proc.poll() is None, "the preview ended before it could be interrupted"
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert not (r.out / "new").exists(), "the output folder the preview made is left behind"
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+    return run
+
+
+def _converted(r: Run, video: Path, bvh: Path) -> Path:
+    """The BVH and camera sidecar of `video` (for `mocap preview`), made once."""
+    proc = r.mocap("convert", video, "-o", bvh, "-q")
+    assert proc.returncode == 0, proc.stderr
+    return bvh
+
+
 def _wait_for_staged(folder: Path, proc: subprocess.Popen, fmt: str, timeout_s: float = 120) -> None:
     """Wait until the writer of `fmt` has filled its staged file in `folder` (mocap.atomic
     stages `.<stem>.XXXX.staged.<fmt>` beside the target; the formats are written in the
@@ -519,6 +555,9 @@ ROWS = [
     Row("SIGTERM during conversion", _interrupt(signal.SIGTERM), 143, "interrupted by SIGTERM", lambda r: "long.mp4", earlier="long.bvh"),
     Row("SIGINT during FBX export", _interrupt(signal.SIGINT, "bvh,fbx", "solve"), 130, "interrupted by SIGINT", lambda r: "long.mp4", earlier="long.bvh"),
     Row("SIGTERM during FBX export", _interrupt(signal.SIGTERM, "bvh,fbx", "solve"), 143, "interrupted by SIGTERM", lambda r: "long.mp4", earlier="long.bvh"),
+    Row("SIGINT during preview", _preview_interrupt(signal.SIGINT), 130, "interrupted by SIGINT", lambda r: "long.mp4", earlier="long.preview.mp4"),
+    Row("SIGTERM during preview", _preview_interrupt(signal.SIGTERM), 143, "interrupted by SIGTERM", lambda r: "long.mp4", earlier="long.preview.mp4"),
+    Row("SIGINT during preview into a new folder", _preview_interrupt(signal.SIGINT, new_folder=True), 130, "interrupted by SIGINT", lambda r: "long.mp4", earlier=None),
     Row("SIGINT during batch", _batch_interrupt(signal.SIGINT), 130, "interrupted", lambda r: "", earlier=None),
     Row("SIGTERM during batch", _batch_interrupt(signal.SIGTERM), 143, "interrupted", lambda r: "", earlier=None),
     Row("a bad file in a batch", _batch_one_bad, 1, "b.mp4", lambda r: "b.mp4", earlier=None),

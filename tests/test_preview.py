@@ -11,6 +11,7 @@ re-projected through CameraPose land on the image's hip landmarks.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,49 @@ def test_every_frame_shows_its_own_motion_frame(tmp_path: Path, irregular: bool)
         assert drawn_u(left) == pytest.approx(U0_PX + STEP_PX * k, abs=1.5), f"source frame {source}"
     assert [k for k, _ in result.thumbnails] == [0, 10, 19] or irregular
     assert all(im.shape[1] == 480 for _, im in result.thumbnails)
+
+
+@pytest.mark.parametrize("irregular", [False, True])
+@pytest.mark.parametrize("motion_fps", [10.0, 12.0, 20.0])
+def test_a_resampled_take_shows_every_source_frame(tmp_path: Path, irregular: bool, motion_fps: float) -> None:
+    """--fps (or a variable rate) resamples the motion: its last frame may fall up to one
+    motion frame before the last source frame. Every source frame converted is still drawn,
+    each with the nearest motion frame."""
+    n_video, first, last = 40, 3, 36
+    pts = list(np.cumsum([0] + [30, 50, 40] * 13)[:n_video]) if irregular else None
+    video = barcode_video(tmp_path / "bars.mp4", n_video, fps=25, pts=pts)
+    times = [p / 1000 for p in pts] if irregular else [i / 25 for i in range(n_video)]
+    n_motion = int(np.floor((times[last] - times[first]) * motion_fps + 1e-6)) + 1  # mocap.timeline's grid
+    take = replace(sliding_take(n_motion, motion_fps, times[first]), source_span_s=(times[first], times[last]))
+    result = render_preview(probe_video(video), take, CAMERA, POSE, tmp_path / "p.mp4", height_px=H, n_thumbnails=0)
+    frames = decode(result.path)
+    assert [read_barcode(rgb[:, :W]) for _, rgb in frames] == list(range(first, last + 1))
+    for (_, rgb), source in zip(frames, range(first, last + 1)):
+        k = min(n_motion - 1, round((times[source] - times[first]) * motion_fps))
+        assert drawn_u(rgb[:, :W]) == pytest.approx(U0_PX + STEP_PX * k, abs=1.5), f"source frame {source}"
+
+
+@pytest.mark.mediapipe
+def test_cli_preview_with_fps_and_from_json_shows_every_source_frame(tmp_path: Path, cache_dir: Path) -> None:
+    """convert --fps 2 of the 5 fps squats sample (65 frames, 12.8 s; the motion's 26 frames
+    end at 12.5 s): its preview, and `mocap preview` from the BVH and from the add-on's JSON
+    motion file, show all 65 source frames and agree with each other."""
+    out = tmp_path / "take"
+    result = runner.invoke(app, ["convert", str(SAMPLE), "-o", str(out), "-f", "bvh,json", "--fps", "2",
+                                 "--preview", "--cache-dir", str(cache_dir), "-q"])
+    assert result.exit_code == 0, result.output
+    info = probe_video(SAMPLE)
+    assert read_camera_file(tmp_path / "take.camera.json").frame_count == 26
+    in_memory = decode(tmp_path / "take.preview.mp4")
+    assert len(in_memory) == info.frame_count == 65
+    for motion_file in ("take.bvh", "take.json"):
+        again = runner.invoke(app, ["preview", str(SAMPLE), str(tmp_path / motion_file), "-o",
+                                    str(tmp_path / f"{motion_file}.mp4"), "-q"])
+        assert again.exit_code == 0, again.output
+        from_file = decode(tmp_path / f"{motion_file}.mp4")
+        assert len(from_file) == 65, motion_file
+        diff = [np.abs(a[1].astype(int) - b[1].astype(int)).mean() for a, b in zip(in_memory, from_file)]
+        assert max(diff) < 0.5, motion_file
 
 
 def test_failed_preview_leaves_no_file(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 For several rig presets and both USD encodings (.usdc binary, .usda text) the file must give
 - in `pxr` (UsdSkel, an independent reader): a Y-up stage in metres, the preset's joint names
-  and parents, one time sample per frame, timeCodesPerSecond = the clip's rate, and every joint
-  within 1 cm of mocap's own forward kinematics on every frame (internal frame = USD's Y up);
+  and parents, one time sample per frame, framesPerSecond and timeCodesPerSecond = the clip's
+  rate (so its duration), and every joint within 1 cm of mocap's own forward kinematics on
+  every frame (internal frame = USD's Y up);
 - in Blender (bpy.ops.wm.usd_import, a fresh factory scene): one armature with the preset's
   bones and parents, the clip's frame range and key count, every joint within 1 cm of mocap's
-  FK on every frame (Blender frame). Blender's USD importer (5.0.1) does not read
-  timeCodesPerSecond into the scene's rate, so the rate is checked through `pxr` only.
+  FK on every frame (Blender frame). Blender's USD importer (5.0.1) reads neither rate into
+  the scene (it keys the time codes as frames at the scene's own rate, checked below), so the
+  rate is checked through `pxr`.
 The motion is real: a Bandai Namco capture on mocap's canonical rig (tests/motion_fixtures.py).
 """
 
@@ -85,6 +87,8 @@ def pxr_read(path: Path) -> dict:
         "parents": {n: (names[p] if p >= 0 else None) for n, p in zip(names, parent_idx)},
         "samples": np.array(samples),
         "fps": stage.GetTimeCodesPerSecond(),
+        "frames_per_s": stage.GetFramesPerSecond(),
+        "duration_s": (stage.GetEndTimeCode() - stage.GetStartTimeCode() + 1) / stage.GetFramesPerSecond(),
         "up": UsdGeom.GetStageUpAxis(stage),
         "metres_per_unit": UsdGeom.GetStageMetersPerUnit(stage),
         "positions": np.array(positions),
@@ -145,7 +149,7 @@ def test_pxr_reads_back_the_motion(motion: Motion, exported, preset_name: str, s
     assert got["parents"] == expected_parents(motion, preset)
     assert got["up"] == "Y" and got["metres_per_unit"] == 1.0
     assert np.array_equal(got["samples"], np.arange(motion.n_frames))
-    assert got["fps"] == pytest.approx(motion.fps)
+    assert got["fps"] == pytest.approx(motion.fps) and got["frames_per_s"] == pytest.approx(motion.fps)
     cols = [got["names"].index(usd_name(preset.bone_name(n))) for n in motion.skeleton.names]
     errors = np.linalg.norm(got["positions"][:, cols] - joint_positions(motion), axis=-1)
     assert errors.max() < TOL_M, f"worst joint error {errors.max() * 100:.2f} cm"
@@ -168,8 +172,25 @@ def test_blender_reads_back_the_motion(motion: Motion, exported, preset_name: st
 def test_non_integer_frame_rate(motion: Motion, tmp_path: Path) -> None:
     ntsc = replace(motion, fps=24000 / 1001)
     got = pxr_read(write_usd(ntsc, tmp_path / "ntsc.usdc"))
-    assert got["fps"] == pytest.approx(ntsc.fps, rel=1e-6)  # Blender keeps fps_base as a float32
+    assert got["fps"] == pytest.approx(ntsc.fps, rel=1e-9) and got["frames_per_s"] == pytest.approx(ntsc.fps, rel=1e-9)
     assert len(got["samples"]) == ntsc.n_frames
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("fps", [30.0, 25.0, 5.0])
+def test_frame_rate_and_duration_at_other_rates_than_24(motion: Motion, tmp_path: Path, fps: float, suffix: str) -> None:
+    """framesPerSecond (fallback 24) and timeCodesPerSecond both carry the take's rate, so pxr
+    gives its true rate and duration; Blender keys every frame, frames 0..T-1, and played at
+    that rate (its importer keeps the scene's) lasts T / fps seconds."""
+    take = replace(motion, fps=fps)
+    path = write_usd(take, tmp_path / f"take{suffix}")
+    got = pxr_read(path)
+    assert got["frames_per_s"] == fps and got["fps"] == fps
+    assert got["duration_s"] == pytest.approx(take.n_frames / fps)
+    assert np.array_equal(got["samples"], np.arange(take.n_frames))
+    bones = [usd_name(load_preset("mixamo").bone_name(n)) for n in motion.skeleton.names]
+    imported = blender_read(path, bones[:1])
+    assert imported["frame_range"] == (0, take.n_frames - 1) and len(imported["keys"]) == take.n_frames
 
 
 def test_wrong_suffix_is_refused(motion: Motion, tmp_path: Path) -> None:

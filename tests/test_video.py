@@ -139,6 +139,22 @@ def test_rotation_metadata(make_video, ccw: int, rotation_cw: int, corner: str) 
         assert _bright_corner(frame.rgb) == corner
 
 
+@pytest.mark.parametrize("ccw", [0, -90, 180])
+def test_frames_decoded_at_a_smaller_size_are_the_full_frames_scaled(make_video, ccw: int) -> None:
+    """read_frames(size_px=...) scales in the decoder's RGB conversion (the preview's path):
+    displayed orientation kept, and the picture matches the full frame scaled by OpenCV."""
+    import cv2
+
+    stored = [_pattern(64, 128) for _ in range(3)]
+    info = probe_video(make_video("rot.mp4", stored, fps=30, rotation_ccw_deg=ccw))
+    size = (info.width_px // 2, info.height_px // 2)
+    for full, small in zip(read_frames(info), read_frames(info, size_px=size), strict=True):
+        assert small.rgb.shape == (size[1], size[0], 3) and small.rgb.flags.c_contiguous
+        assert (small.index, small.time_s) == (full.index, full.time_s)
+        expected = cv2.resize(full.rgb, size, interpolation=cv2.INTER_AREA)
+        assert np.abs(small.rgb.astype(int) - expected.astype(int)).mean() < 3.0
+
+
 def test_unrotated_pattern_stays(make_video) -> None:
     info = probe_video(make_video("plain.mp4", [_pattern(64, 128)] * 3))
     assert info.rotation_deg == 0 and (info.width_px, info.height_px) == (128, 64)

@@ -31,7 +31,7 @@ MANIFEST_NAME = "mocap-batch.jsonl"
 _log = logging.getLogger(__name__)
 
 # ConvertOptions fields that do not change what is written (where and how, not what).
-_NOT_OUTPUT_SHAPING = {"blender_exe", "cache_dir", "use_cache"}
+_NOT_OUTPUT_SHAPING = {"blender_exe", "cache_dir", "use_cache", "final_dir"}
 
 
 def options_record(options: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ whose outputs all exist, is skipped unless `force`. Everything else runs: new in
 changed inputs or options, `failed` and `interrupted` jobs, and jobs with no record (a
 run killed outright leaves none for the jobs it had in flight).
 
-run_batch() runs them on a WorkerPool (local processes) or RayExecutor, `jobs` at a time.
+run_batch() runs them on a WorkerPool (local processes) or RayExecutor, `jobs` at a time,
+longest first (by frames to convert) so that no long job is left running alone at the end.
 A video longer than `chunk_s` is split into time chunks (mocap.detect.chunks) run as
 separate tasks, then stitched and solved as one clip. A job that raises fails alone,
 with its one-line message in the manifest; a task whose worker process died is retried
@@ -70,6 +71,11 @@ class Job:
         return self.out_dir / STAGING / self.key.replace("/", "__")
 
     @property
+    def final_dir(self) -> Path:
+        """The folder this job's outputs are moved into: OUTDIR/<the key's folder>."""
+        return (self.out_dir / self.key).parent
+
+    @property
     def frames(self) -> int:
         if self.info is None:
             return 0
@@ -107,7 +113,8 @@ def _outputs_exist(record: dict[str, Any], out_dir: Path) -> bool:
 def plan_batch(inputs: list[str], out_dir: Path, options: Any, config: BatchConfig) -> tuple[list[Job], Manifest]:
     """Expand the inputs and decide each job's action against OUTDIR's manifest.
 
-    Raises InputError when an input names nothing or two inputs collide (expand_inputs).
+    Raises InputError when an input names nothing or two inputs collide (expand_inputs;
+    mocap's own outputs and everything under OUTDIR are not inputs).
     A file that cannot be probed becomes a job with action 'failed' and its error.
     """
     from mocap.video import probe_video
@@ -116,7 +123,7 @@ def plan_batch(inputs: list[str], out_dir: Path, options: Any, config: BatchConf
     manifest = Manifest(out_dir / MANIFEST_NAME)
     wanted = options_hash(options)
     jobs: list[Job] = []
-    for entry in expand_inputs(inputs):
+    for entry in expand_inputs(inputs, out_dir):
         job = _job(entry, out_dir, options)
         previous = manifest.latest.get(job.key)
         done_before = (
@@ -186,7 +193,7 @@ def _record(job: Job, status: str, summary: dict[str, Any] | None = None, error:
 
 def _commit(job: Job, summary: dict[str, Any]) -> dict[str, Any]:
     """Move a job's staged outputs into OUTDIR; returns the summary with OUTDIR-relative paths."""
-    target = (job.out_dir / job.key).parent
+    target = job.final_dir
     target.mkdir(parents=True, exist_ok=True)
     outputs = {}
     for fmt, staged in summary["outputs"].items():
@@ -244,7 +251,10 @@ def run_batch(
             record = _record(job, "failed", error=job.error)
             manifest.append(record)
             records.append(record)
-    todo = [job for job in jobs if job.action == "run"]
+    # Longest first (LPT scheduling, Graham 1969): a long job started last would run alone
+    # on one worker while the others sit idle; ordering by frames keeps every worker busy
+    # to the end. Ties keep the input order.
+    todo = sorted((job for job in jobs if job.action == "run"), key=lambda job: -job.frames)
     if not todo:
         return records
     out_dir = todo[0].out_dir
@@ -283,7 +293,8 @@ def run_batch(
                     submit(_Task(f"{number}.{i}", job, tasks.run_chunk, (str(job.input.resolve()), chunk, job.options.model),
                                  _Frames(display.frames, OwnedProgress(chunk, None)), chunk=i))
             else:
-                submit(_Task(f"{number}", job, tasks.run_convert, (str(job.input.resolve()), str(job.staging.resolve()), job.options),
+                submit(_Task(f"{number}", job, tasks.run_convert,
+                             (str(job.input.resolve()), str(job.staging.resolve()), job.options, str(job.final_dir)),
                              _Frames(display.frames)))
         for event in executor.events():
             task = by_task[event.task_id]
@@ -311,7 +322,8 @@ def run_batch(
                         continue
                     job.parts.clear()
                     submit(_Task(f"{event.task_id.split('.')[0]}.finish", job, tasks.run_finish,
-                                 (str(job.input.resolve()), str(job.staging.resolve()), job.options, tracks), _Frames(None)))
+                                 (str(job.input.resolve()), str(job.staging.resolve()), job.options, str(job.final_dir),
+                                  tracks), _Frames(None)))
             else:
                 # Moving the outputs into place and recording the job as done are one step:
                 # an interrupt between them would leave finished outputs under an

@@ -2,10 +2,13 @@
 
 Each is a top-level function `fn(*args, progress=callable)` returning picklable data:
 
-- run_convert(video, staging, options): one whole job, outputs written into `staging`;
+- run_convert(video, staging, options, final): one whole job, outputs written into `staging`;
 - run_chunk(video, chunk, model): landmarks of one time chunk of a long video;
-- run_finish(video, staging, options, tracks): smoothing, solving and writing for a job
-  whose landmarks were detected in chunks (and stitched by the caller).
+- run_finish(video, staging, options, final, tracks): smoothing, solving and writing for a
+  job whose landmarks were detected in chunks (and stitched by the caller).
+
+`final` is the folder the runner moves the job's outputs into (OUTDIR/<key's folder>): the
+job's report names its files there, not in the staging folder.
 
 Outputs are written into a job-private staging folder under OUTDIR; the batch runner
 moves them into place only when the job has succeeded, so an ended or killed worker never
@@ -28,11 +31,12 @@ from mocap.data import LandmarkTracks, VideoInfo
 REPORT_IN_STAGING = "<staging>/<stem>.report.html"
 
 
-def _job_options(options: Any, video: str, staging: str) -> Any:
-    if options.report_path is None:
-        return options
+def _job_options(options: Any, video: str, staging: str, final: str) -> Any:
     from dataclasses import replace
 
+    options = replace(options, final_dir=Path(final))
+    if options.report_path is None:
+        return options
     return replace(options, report_path=Path(staging) / f"{Path(video).stem}.report.html")
 
 
@@ -66,12 +70,13 @@ def _summary(result: Any, started: float) -> dict[str, Any]:
     }
 
 
-def run_convert(video: str, staging: str, options: Any, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_convert(video: str, staging: str, options: Any, final: str,
+                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """convert() one video into the staging folder; returns the job's summary."""
     from mocap.pipeline import convert
 
     started = time.perf_counter()
-    result = convert(Path(video), f"{staging}/", _job_options(options, video, staging), progress=progress)
+    result = convert(Path(video), f"{staging}/", _job_options(options, video, staging, final), progress=progress)
     return _summary(result, started)
 
 
@@ -83,11 +88,13 @@ def run_chunk(video: str, chunk: Any, model: str, progress: Callable[[int], None
 
 
 def run_finish(
-    video: str, staging: str, options: Any, tracks: LandmarkTracks, progress: Callable[[int], None] | None = None
+    video: str, staging: str, options: Any, final: str, tracks: LandmarkTracks,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """convert() with landmarks already detected (stored in the landmark cache as usual)."""
     from mocap.pipeline import convert
 
     started = time.perf_counter()
-    result = convert(Path(video), f"{staging}/", _job_options(options, video, staging), detector=Precomputed(tracks))
+    result = convert(Path(video), f"{staging}/", _job_options(options, video, staging, final),
+                     detector=Precomputed(tracks))
     return _summary(result, started)

@@ -20,9 +20,11 @@ mocap/export/fbx_glb.py.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -80,7 +82,8 @@ GLB_OPTIONS: dict[str, Any] = {
 
 
 # USD (.usdc binary, .usda text; the extension picks): the armature becomes a UsdSkel Skeleton
-# with one SkelAnimation, on a Y-up stage in metres (timeCodesPerSecond = the clip's rate).
+# with one SkelAnimation, on a Y-up stage in metres (frames and time codes per second = the
+# clip's rate, the first written by set_usd_frame_rate).
 USD_OPTIONS: dict[str, Any] = {
     "export_animation": True,
     "export_armatures": True,
@@ -96,6 +99,23 @@ USD_OPTIONS: dict[str, Any] = {
 }
 # Without these a USD file would silently lack the skeleton or the Y-up stage (Blender < 3.6).
 USD_REQUIRED = ("export_armatures", "convert_orientation", "export_global_up_selection")
+
+# Blender's USD exporter (through 5.0.1) writes timeCodesPerSecond but not framesPerSecond,
+# whose fallback is 24: pxr's Stage.GetFramesPerSecond(), usdview and other players then
+# take a 30 fps take for 24 fps. set_usd_frame_rate authors both on the exported layer with
+# Blender's own USD Python module (pxr, bundled with Blender), in a child Python so that it
+# never meets another `pxr` (usd-core) imported in this process.
+_USD_RATE_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from pxr import Sdf
+layer = Sdf.Layer.FindOrOpen(sys.argv[2])
+if layer is None:
+    raise SystemExit("cannot open the exported file")
+layer.timeCodesPerSecond = layer.framesPerSecond = float(sys.argv[3])
+if not layer.Save():
+    raise SystemExit("cannot save the exported file")
+"""
 
 
 class JobError(Exception):
@@ -254,6 +274,31 @@ def export(fmt: str, output: str) -> None:
         raise JobError(f"Blender's {fmt} exporter returned {sorted(result)}")
 
 
+def blender_pxr_path() -> str | None:
+    """The folder holding Blender's bundled USD Python module (`pxr`), or None."""
+    import bpy
+
+    local = bpy.utils.resource_path("LOCAL")
+    candidates = glob.glob(os.path.join(local, "python", "lib*", "python3*", "site-packages"))
+    candidates.append(os.path.join(local, "python", "lib", "site-packages"))  # Windows layout
+    return next((c for c in candidates if os.path.isdir(os.path.join(c, "pxr"))), None)
+
+
+def set_usd_frame_rate(output: str, fps: float) -> None:
+    """Author framesPerSecond and timeCodesPerSecond = fps (frames per second) on the USD
+    layer at `output` (.usdc or .usda, the encoding kept). Raises JobError when this
+    Blender has no USD Python module or the layer cannot be rewritten."""
+    where = blender_pxr_path()
+    if where is None:
+        raise JobError("this Blender has no USD Python module (pxr) to write the file's frame rate with; "
+                       "use Blender 4.0 or newer (or the bpy module)")
+    proc = subprocess.run([sys.executable, "-S", "-c", _USD_RATE_SCRIPT, where, output, repr(float(fps))],
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise JobError(f"cannot write the USD file's frame rate ({lines[-1] if lines else f'exit {proc.returncode}'})")
+
+
 def rest_pose_for_fbx(arm: Any) -> None:
     """Leave the armature in its rest (T-) pose, its action kept but not assigned.
 
@@ -313,7 +358,8 @@ def run_job(job: Job) -> None:
 
     `job` is validated (a blender_schema.Job; main() builds it with Job.from_json).
     FBX: the file's default bone transforms are the rest (T-) pose and it carries a BindPose
-    (rest_pose_for_fbx, armature_bind_pose); the animation is the take.
+    (rest_pose_for_fbx, armature_bind_pose); the animation is the take. USD: the layer's
+    framesPerSecond and timeCodesPerSecond are the take's rate (set_usd_frame_rate).
     """
     if not isinstance(job, Job):
         raise JobError(f"run_job needs a blender_schema.Job, got {type(job).__name__}")
@@ -326,6 +372,8 @@ def run_job(job: Job) -> None:
                 export(job.format, job.output)
         else:
             export(job.format, job.output)
+        if job.format == "usd":
+            set_usd_frame_rate(job.output, job.scene.fps)
     finally:
         reset_blender()
 

@@ -45,7 +45,11 @@ Axes and units
 - USD (Blender's USD exporter, 3.6 or newer): a UsdSkel Skeleton (joint paths from the bone
   hierarchy, bind and rest transforms = the T-pose) and one SkelAnimation sampled on every
   frame; the stage is Y up (a root Xform turns Blender's Z up), metersPerUnit 1,
-  timeCodesPerSecond = fps, time codes 0..T-1. `.usdc` is binary, `.usda` text. USD names
+  framesPerSecond = timeCodesPerSecond = fps (Blender's exporter writes only the second, and
+  readers take framesPerSecond's fallback of 24 without the first:
+  blender_job.set_usd_frame_rate), time codes 0..T-1. Blender's USD importer (5.0.1) reads
+  neither rate: it keys frames 0..T-1 at whatever rate the scene has, so set the scene to the
+  file's framesPerSecond there. `.usdc` is binary, `.usda` text. USD names
   are identifiers, so the exporter writes `_` for any other character (Rigify's
   `DEF-spine.001` is `DEF_spine_001`, `mixamorig:Hips` is `mixamorig_Hips`).
   tests/test_usd.py checks it with Blender's USD importer and usd-core's `pxr`.

@@ -10,11 +10,15 @@ later from the files alone (`mocap preview VIDEO MOTION`).
       "t_cv_from_world_m": [x, y, z],
       "fps": 30.0, "frame_count": 120, "start_time_s": 0.0,
       "rig": "mixamo",                          # the bone-name preset of the motion files
-      "bvh_units": "cm"                         # the BVH's length unit
+      "bvh_units": "cm",                        # the BVH's length unit
+      "source_span_s": [0.0, 3.967]             # first and last source frame converted (optional)
     }
 
 World = the motion files' frame (mocap's internal frame, metres, Y up); motion frame k is
-shown at start_time_s + k / fps in the source video. Written atomically.
+shown at start_time_s + k / fps in the source video. source_span_s: the presentation times of
+the first and last source frames the motion was made from (a resampled take, --fps or a
+variable rate, may end up to one motion frame before its last source frame); files without it
+are read as spanning the motion's own frames. Written atomically.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class CameraFile:
     video: str = ""
     bvh_units: str = "cm"
     video_sha256: str = ""  # the source video's content hash (VideoInfo.content_hash)
+    source_span_s: tuple[float, float] | None = None  # first, last source frame time (s) converted
 
 
 def camera_file_path(motion_path: Path) -> Path:
@@ -71,6 +76,8 @@ def write_camera_file(path: Path, data: CameraFile) -> Path:
         "rig": data.rig,
         "bvh_units": data.bvh_units,
     }
+    if data.source_span_s is not None:
+        doc["source_span_s"] = [float(t) for t in data.source_span_s]
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -92,6 +99,12 @@ def read_camera_file(path: Path) -> CameraFile:
         t = np.array(doc["t_cv_from_world_m"], dtype=float)
         if rot.shape != (3, 3) or t.shape != (3,):
             raise ValueError("R_cv_from_world must be 3x3 and t_cv_from_world_m 3 numbers")
+        span = doc.get("source_span_s")
+        if span is not None:
+            first, last = (float(v) for v in span)
+            if not first <= last:
+                raise ValueError(f"source_span_s {span} does not run forward")
+            span = (first, last)
         return CameraFile(
             camera=Camera(width, height, float(doc["focal_px"]), cx, cy),
             pose=CameraPose(rot, t),
@@ -102,6 +115,7 @@ def read_camera_file(path: Path) -> CameraFile:
             video=str(doc.get("video", "")),
             bvh_units=str(doc.get("bvh_units", "cm")),
             video_sha256=str(doc.get("video_sha256", "")),
+            source_span_s=span,
         )
     except FormatError:
         raise

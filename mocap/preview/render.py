@@ -7,10 +7,12 @@ solver's camera (mocap.camera.Camera + CameraPose, the same objects solve_full u
 it. Right panel: the same pose from a fixed viewpoint with the floor grid, the root's path
 and the planted foot points (mocap.preview.draw).
 
-Frame accuracy: every decoded source frame in the motion's span is written with its own
-presentation time, and shows motion frame k = round((t - start_time_s) * fps) — exact for a
-constant-rate source, the nearest motion frame for a resampled variable-rate one. Each
-frame is labelled with its source index, its time and the motion frame drawn.
+Frame accuracy: every source frame the motion was made from (PreviewMotion.source_span_s:
+with --fps or a variable rate the motion is resampled, and its last frame may fall up to one
+motion frame before the last source frame) is written with its own presentation time, and
+shows motion frame k = round((t - start_time_s) * fps), clipped to the take — exact for a
+constant-rate source, the nearest motion frame for a resampled one. Each frame is labelled
+with its source index, its time and the motion frame drawn.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from mocap.kinematics import joint_positions
 CONTACT_JOINTS = {"left_heel": "LeftFoot", "left_toe": "LeftToeBase",
                   "right_heel": "RightFoot", "right_toe": "RightToeBase"}
 DEFAULT_HEIGHT_PX = 720
+# x264 for the preview: `ultrafast` at CRF 28 encodes about twice as fast as `superfast` at
+# CRF 23 for about the same file size, 0.8 dB lower PSNR (docs/benchmarks.md, preview).
+PREVIEW_PRESET, PREVIEW_CRF = "ultrafast", 28
+SOURCE_TIME_TOLERANCE_S = 1e-3  # source_span_s ends: well under any frame interval (1/240 s = 4.2 ms)
 THUMBNAIL_WIDTH_PX = 480
 
 
@@ -40,6 +46,9 @@ class PreviewMotion:
     names: (J,) canonical joint names; parents: (J,) parent index or -1; joints_m: (T, J, 3)
     world positions (internal frame, metres); motion frame k is at start_time_s + k / fps
     in the source video; contacts: (T, C) planted foot points, or None.
+    source_span_s: (first, last) presentation times in seconds of the source frames the
+    motion was made from (both included); None: the motion's own span, half a motion frame
+    either side of its first and last frames (a take at the source's own rate).
     """
 
     names: tuple[str, ...]
@@ -48,6 +57,7 @@ class PreviewMotion:
     fps: float
     start_time_s: float
     contacts: FootContacts | None = None
+    source_span_s: tuple[float, float] | None = None
 
     @classmethod
     def from_motion(cls, motion: Motion) -> PreviewMotion:
@@ -58,6 +68,14 @@ class PreviewMotion:
     @property
     def n_frames(self) -> int:
         return int(self.joints_m.shape[0])
+
+    def source_window_s(self) -> tuple[float, float]:
+        """[start, end) in source seconds that holds exactly the source frames to draw."""
+        if self.source_span_s is not None:
+            first, last = self.source_span_s
+            return first - SOURCE_TIME_TOLERANCE_S, last + SOURCE_TIME_TOLERANCE_S
+        half = 0.5 / self.fps
+        return self.start_time_s - half, self.start_time_s + self.n_frames / self.fps - half
 
     def contact_joints(self, k: int) -> list[int]:
         """Joints whose contact point is planted on motion frame k."""
@@ -105,6 +123,11 @@ class _Compositor:
         self.background = self.view.background(take.joints_m, take.joints_m[:, 0])
         self.image = np.empty((self.out_h, self.out_w + self.out_h, 3), np.uint8)
 
+    @property
+    def decode_size_px(self) -> tuple[int, int]:
+        """(width, height) to decode the source at: the left panel's."""
+        return self.out_w, self.out_h
+
     def motion_frame(self, time_s: float) -> int:
         """The motion frame shown at a source time: round((t - start) * fps), clipped."""
         take = self.take
@@ -118,7 +141,7 @@ class _Compositor:
 
         take, out_w = self.take, self.out_w
         k = self.motion_frame(frame.time_s)
-        if self.scale == 1.0 and frame.rgb.shape[:2] == (self.out_h, out_w):
+        if frame.rgb.shape[:2] == (self.out_h, out_w):  # decoded at the panel's size (read_frames size_px)
             self.image[:, :out_w] = frame.rgb
         else:
             self.image[:, :out_w] = cv2.resize(frame.rgb, (out_w, self.out_h), interpolation=cv2.INTER_AREA)
@@ -166,9 +189,9 @@ def render_preview(
     comp = _Compositor(info, take, camera, pose, height_px)
     wanted = set(thumbnail_frames(take, n_thumbnails))
     thumbnails: list[tuple[int, np.ndarray]] = []
-    half = 0.5 / take.fps
-    frames = read_frames(info, take.start_time_s - half, take.start_time_s + take.n_frames / take.fps - half)
-    with VideoWriter(Path(path), comp.out_w + comp.out_h, comp.out_h, fps=info.fps) as writer:
+    frames = read_frames(info, *take.source_window_s(), size_px=comp.decode_size_px)
+    with VideoWriter(Path(path), comp.out_w + comp.out_h, comp.out_h, fps=info.fps,
+                     preset=PREVIEW_PRESET, crf=PREVIEW_CRF) as writer:
         for frame in frames:
             image, k = comp.compose(frame)
             writer.write(image, frame.time_s)
@@ -199,7 +222,7 @@ def preview_thumbnails(
     out = []
     for k in thumbnail_frames(take, n):
         t = take.start_time_s + k / take.fps
-        frame = next(read_frames(info, t - half, t + half), None)
+        frame = next(read_frames(info, t - half, t + half, size_px=comp.decode_size_px), None)
         if frame is not None:
             image, drawn = comp.compose(frame)
             out.append((drawn, _thumbnail(image)))
