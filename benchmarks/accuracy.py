@@ -18,7 +18,7 @@ weighted by their length. On the real clips (no 3D truth) it reports re-projecti
 agreement (PCK at 5% of the person's height in pixels, against the detected 2D landmarks)
 and jitter (mean root-relative acceleration, mm/frame²).
 
-    .venv/bin/python benchmarks/accuracy.py [--clips GLOB] [--real GLOB] [--out docs/accuracy.md]
+    .venv/bin/python benchmarks/accuracy.py [--clips GLOB] [--clip-dir DIR] [--real GLOB] [--out docs/accuracy.md]
                                             [--plots docs/img] [--fov-from-gt | --default-fov]
 """
 
@@ -599,6 +599,9 @@ def write_report(path: Path, block: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", default="*", help="glob over synthetic clip names (default: all)")
+    parser.add_argument("--clip-dir", type=Path, default=SYNTHETIC,
+                        help="folder of rendered clips (.mp4 + .gt.npz), e.g. from benchmarks/render_heldout.sh "
+                             "(default: ../shared/data/synthetic, the 13 dev clips)")
     parser.add_argument("--real", default="*", help="glob over real clip names; 'none' to skip")
     parser.add_argument("--out", type=Path, help="markdown file whose generated block is updated (e.g. docs/accuracy.md)")
     parser.add_argument("--plots", type=Path, help="folder for the plots (e.g. docs/img)")
@@ -612,11 +615,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="let the pipeline use its default camera, as for a user's video (default)")
     args = parser.parse_args(argv)
 
-    if not SYNTHETIC.is_dir():
-        print(f"no ground-truth clips at {SYNTHETIC}", file=sys.stderr)
+    if not args.clip_dir.is_dir():
+        print(f"error: {args.clip_dir}: no such folder of ground-truth clips", file=sys.stderr)
         return 2
     options = ConvertOptions()  # the CLI's defaults (BVH, cm, ZXY, medium smoothing, cache on)
-    videos = [v for v in sorted(SYNTHETIC.glob("*.mp4")) if fnmatch.fnmatch(v.stem, args.clips)]
+    videos = [v for v in sorted(args.clip_dir.glob("*.mp4")) if fnmatch.fnmatch(v.stem, args.clips)]
     real_videos = [] if args.real == "none" else [
         v for v in sorted(REAL.glob("*")) if v.suffix in (".mp4", ".avi") and fnmatch.fnmatch(v.stem, args.real)
     ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 import numpy as np
@@ -153,6 +153,8 @@ class RigTemplate:
     legs: tuple[LegTemplate, ...]
     depth_tree: DepthTree
     hands: HandsTemplate | None = None  # only when loaded with hands=True
+    # joint -> (twist axis in its own rest frame (3,), largest twist rate deg/s): mocap.solve.twist
+    twist: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -175,6 +177,13 @@ class RigTemplate:
     def contact_points(self) -> tuple[str, ...]:
         """Contact point names, per leg heel then toe: e.g. left_heel, left_toe, right_heel, right_toe."""
         return tuple(n for leg in self.legs for n in (leg.heel_contact, leg.toe_contact))
+
+    @property
+    def contact_landmarks(self) -> dict[str, str]:
+        """Contact point name -> the landmark that shows it: the heel contact's heel landmark,
+        the toe contact's toe-tip landmark."""
+        return {n: lm for leg in self.legs for n, lm in ((leg.heel_contact, leg.heel_point),
+                                                          (leg.toe_contact, leg.toe_tip_point))}
 
     @property
     def floor_points(self) -> tuple[str, ...]:
@@ -211,6 +220,7 @@ def rig_from_json(data: dict, name: str = "rig", hands: bool = False) -> RigTemp
             legs=tuple(LegTemplate(**leg) for leg in data["legs"]),
             depth_tree=DepthTree(tuple((a, b) for a, b in tree["bones"]), tuple(tree["keep_depth"]), tuple(tree["hips"])),
             hands=hands_template,
+            twist=_twist_limits(data.get("twist", {}).get("joints", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RigError(f"rig {name}: missing or malformed entry {exc}") from exc
@@ -261,6 +271,8 @@ def _check_rig(rig: RigTemplate) -> None:
         for ref in (spec.get("mid") or spec.get("lerp", [])[:2]):
             point(ref, "point")
     joint(rig.head, "head")
+    for n in rig.twist:
+        joint(n, "twist-limited joint")
     for n in (*rig.spine.chain, rig.spine.neck):
         joint(n, "spine joint")
     point(rig.spine.neck_point, "neck point")
@@ -284,6 +296,17 @@ def _check_rig(rig: RigTemplate) -> None:
             for n in (side.body_wrist, side.body_index, side.body_pinky, side.primary.start, side.primary.end,
                       side.secondary.start, side.secondary.end):
                 point(n, f"{side.side} hand point")
+
+
+def _twist_limits(spec: dict) -> dict[str, tuple[np.ndarray, float]]:
+    """The `twist` section's joints: name -> [axis ("x", "-y", ...), deg/s]."""
+    out = {}
+    for name, (axis_name, deg_s) in spec.items():
+        axis = AxisSpec.parse([axis_name, "", ""])
+        if not float(deg_s) > 0:
+            raise ValueError(f"twist limit of {name} must be > 0 deg/s")
+        out[name] = (axis.sign * np.eye(3)[axis.axis], float(deg_s))
+    return out
 
 
 def _length_spec(spec: dict | None) -> LengthSpec | None:

@@ -15,6 +15,7 @@ once, and lands in a field of the returned Solution (docs/motion-quality.md expl
     camera_pose= the solver's camera in the motion's world camera_in_world      -> CameraPose
     placed     = root path per `root_motion`               place_root           -> (T, 3) root
     guess      = contacts by height alone                  contacts.detect_contacts -> FootContacts
+                 (every contact step: not where the foot's landmark is unseen, contacts.seen_contacts)
     steadier   = root steered by those contacts            anchor.anchored_root -> (T, 3) root
     contacts   = contacts by height and speed              contacts.detect_contacts -> FootContacts
     anchored   = root steered by the contacts              anchor.anchored_root -> (T, 3) root
@@ -43,7 +44,7 @@ from mocap.choices import FootLock, RootMotion, Travel, parse_choice
 from mocap.data import FootContacts, LandmarkTracks, Motion
 from mocap.rig import RigTemplate, columns, load_rig
 from mocap.solve.anchor import AnchorConfig, SettleConfig, anchored_root, settle_on_floor, travel_blend
-from mocap.solve.contacts import ContactConfig, detect_contacts
+from mocap.solve.contacts import ContactConfig, detect_contacts, seen_contacts
 from mocap.solve.fit import FittedRig
 from mocap.solve.footlock import FootLockConfig, lock_feet
 from mocap.solve.ground import Ground, GroundConfig, fit_ground
@@ -194,19 +195,26 @@ def solve_full(
     def at(root_m: np.ndarray) -> dict[str, np.ndarray]:
         return {n: p + root_m for n, p in paths.items()}
 
+    # A foot the image does not show is never planted (contacts.seen_contacts).
+    unseen = {c: pose.visibility[:, pose.names.index(lm)] <= 0.0 for c, lm in rig.contact_landmarks.items()
+              if lm in pose.names}
+
+    def found(root_m: np.ndarray, contact_cfg: ContactConfig) -> FootContacts:
+        return seen_contacts(detect_contacts(at(root_m), body.fps, contact_cfg), unseen, cfg.contacts)
+
     if cfg.foot_lock is FootLock.ON and cfg.root_motion is not RootMotion.OFF:
         # Planted feet steer the hips (anchor.py). A first guess at the contacts uses
         # height alone, which a wrong root cannot spoil (a camera that pans with a walker
         # makes planted feet seem to move); contacts are then found with height and speed
         # on the steadier path, and the camera's root is anchored with those.
-        guess = detect_contacts(at(placed), body.fps, cfg.contacts.height_only())
+        guess = found(placed, cfg.contacts.height_only())
         steadier = anchored_root(placed, paths, guess, cfg.anchor)
-        contacts = detect_contacts(at(steadier), body.fps, cfg.contacts)
+        contacts = found(steadier, cfg.contacts)
         anchored = anchored_root(placed, paths, contacts, cfg.anchor)
         # Whose travel: the image decides how far, the feet the detail (anchor.travel_blend).
         travelled = anchored if cfg.travel is Travel.FEET else travel_blend(placed, anchored, body.fps, cfg.anchor.travel_cutoff_hz)
     else:
-        contacts = detect_contacts(at(placed), body.fps, cfg.contacts)
+        contacts = found(placed, cfg.contacts)
         travelled = placed
     motion = _motion(body, tracks, travelled, name)
     if cfg.foot_lock is FootLock.ON:

@@ -15,7 +15,8 @@ own resting level, not from 0, so a heel marker that sits 3 cm above the sole, o
 estimate that is off by a few centimetres, does not decide the outcome. Speeds come from
 central differences of the path after a light (6 Hz) Whittaker smoothing, so landmark
 jitter does not break up a planted foot. The threshold values and the measurements behind
-them are in docs/motion-quality.md.
+them are in docs/motion-quality.md. seen_contacts clears the frames where a contact point's
+landmark was unseen for 0.5 s or more: where such a foot stands is not known.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ContactConfig:
     height_only_on_m: float = 0.03  # stricter heights for the speed-blind first pass
     height_only_off_m: float = 0.05
     two_sided: bool = True  # hysteresis reaches back in time too (see hysteresis)
+    unseen_min_s: float = 0.5  # a foot point unseen this long is never planted (seen_contacts)
 
     def height_only(self) -> "ContactConfig":
         """A config that ignores speed (for when the root's travel is not yet trusted).
@@ -110,4 +112,22 @@ def detect_contacts(paths_m: dict[str, np.ndarray], fps: float, cfg: ContactConf
     return FootContacts(names, flags, float(fps))
 
 
-__all__ = ["ContactConfig", "detect_contacts", "point_height_speed"]
+def seen_contacts(contacts: FootContacts, unseen: dict[str, np.ndarray], cfg: ContactConfig = ContactConfig()) -> FootContacts:
+    """`contacts` without the frames where a contact point's landmark was unseen in a run of
+    at least cfg.unseen_min_s. unseen: contact point name -> (T,) bool (visibility 0 after
+    smoothing). Such a foot is not in the picture (legs below a waist-up frame) or hidden for
+    longer than the smoother interpolates (mocap.smooth holds it): its place on the floor is
+    not known, so it neither steers the hips (anchor) nor is held by the foot lock, which
+    bent standing legs that were never seen and lowered the hips over them."""
+    flags = contacts.in_contact.copy()
+    min_len = max(1, int(round(cfg.unseen_min_s * contacts.fps)))
+    for c, name in enumerate(contacts.names):
+        if name not in unseen:
+            continue
+        for run in runs(np.asarray(unseen[name], bool)):
+            if run.length >= min_len:
+                flags[run.first : run.last + 1, c] = False
+    return FootContacts(contacts.names, flags, contacts.fps)
+
+
+__all__ = ["ContactConfig", "detect_contacts", "point_height_speed", "seen_contacts"]

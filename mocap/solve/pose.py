@@ -5,6 +5,7 @@
     lengths  = fixed-direction bone lengths          (fit.fit_bone_lengths)
     world    = spine turned onto the neck base       (aim_spine, here)
     fitted   = rest offsets, end sites, heels        (fit.fit_skeleton)
+    world    = every bone's twist rate limited       (twist.limit_twist_rate, rig.twist)
     local    = parent^-1 * world, sign-continuous    (here)
     FK       = joint positions relative to the root, world rotations (here, once)
 
@@ -25,6 +26,7 @@ from mocap.kinematics import global_transforms, make_continuous, rotation_from_t
 from mocap.rig import RigTemplate, point_positions, require
 from mocap.solve.fit import BoneLengths, FittedRig, fit_bone_lengths, fit_skeleton, foot_points
 from mocap.solve.orient import world_orientations
+from mocap.solve.twist import limit_twist_rate
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ def solve_pose(tracks: LandmarkTracks, rig: RigTemplate) -> BodyPose:
     points = point_positions(rig, tracks)
     _, fitted, world = fit_body(rig, points, seen=tracks.detected)
     sk = fitted.skeleton
+    world = limit_twist_rate(sk, world, tracks.fps, rig.twist)
     local_q = make_continuous(local_rotations(sk, world))
     positions, world_xyzw = global_transforms(sk, np.zeros((tracks.n_frames, 3)), local_q)
     return BodyPose(fitted, local_q, positions, world_xyzw, points[rig.root_point], tracks.fps)

@@ -25,7 +25,9 @@ Bone lengths (the solve's second length fit, returned as RefinedPose.bone_length
 it is a named output rather than a hidden refit; the rig's own lengths are fitted later,
 from the refined pose, by mocap.solve.fit): BlazePose's 3D bones are not consistent with its 2D ones (its shins are
 10-25% short against the image on the rendered clips), and h is very sensitive to L near
-d ~ L. Each length is therefore measured against the image: the larger of the median of
+d ~ L. Each length is therefore measured against the image, on the frames where the image shows
+the child (visibility above 0 after smoothing; a child it never shows keeps the smoothed pose's
+bone, e.g. the neutral legs of a waist-up shot): the larger of the median of
 sqrt(d^2 + h_bp^2) (the length the image and BlazePose's depth agree on) and the 95th
 percentile of d (a bone is at least as long as it ever looks across the view), but at most
 `length_cap` (1.1) times the first. The cap is for half-hidden limbs: the far arm in a 45°
@@ -137,8 +139,14 @@ def refine_pose(
         bone_bp = derived_point(rig, child, world_cv) - derived_point(rig, parent, world_cv)
         p = placed[parent]
         ray = unit(camera.rays(derived_point(rig, child, image)))
+        # A child the image never shows (visibility 0 after smoothing in every frame: legs
+        # below a waist-up frame) has no 2D of its own, only a guess or nothing (NaN, which
+        # became pixel (0, 0)); it keeps the filled pose's bone (mocap.smooth.neutral_fill), so
+        # the image moves only what it shows (the waist-up tai chi clip's legs pointed up at
+        # pixel (0, 0) in its frame without a person, and the hips sank to 0.47 m).
         ok = np.isfinite(bone_bp).all(1) & np.isfinite(p).all(1) & np.isfinite(ray).all(1) & (p[:, 2] > 0)
-        if ok.sum() < 2:
+        seen = ok & (derived_point(rig, child, vis) > 0.0)
+        if seen.sum() < 2:
             placed[child] = p + bone_bp
             continue
         dir_bp = unit(bone_bp)
@@ -146,7 +154,7 @@ def refine_pose(
         d2 = np.maximum(np.sum(p * p, axis=1) - m * m, 0.0)
         length_bp = float(np.median(np.linalg.norm(bone_bp[ok], axis=1)))
         along = np.sum(ray * dir_bp, axis=1)
-        length = lengths[(parent, child)] = image_bone_length(d2[ok], along[ok], length_bp, cfg)
+        length = lengths[(parent, child)] = image_bone_length(d2[seen], along[seen], length_bp, cfg)
         h_bp = length * along
         h_img = np.sqrt(np.maximum(length**2 - d2, 0.0))
         sigma_perp = cfg.sigma_px * p[:, 2] / camera.focal_px * np.sqrt(2.0)
