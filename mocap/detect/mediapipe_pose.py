@@ -235,7 +235,8 @@ def detect_landmarks(
     CENSUS_INTERVAL_S; with several (or with `person` given) the one `person` picks
     (default: the largest) is followed with the others painted out of every frame; a pose
     that cannot be the same person as the frame before (torso position and size), or,
-    while following, is dressed otherwise (torso colour), is rejected (the frame stays
+    while following and within COLOUR_WATCH_S of the tracker losing its person, is dressed
+    otherwise (torso colour), is rejected (the frame stays
     undetected, identity_lost True) and tracking restarts. With one person and no
     `person`, frames go to BlazePose whole, as they are.
     `mediapipe_smoothing=True` turns MediaPipe's own 30-fps landmark filter back on; it
@@ -261,6 +262,7 @@ def detect_landmarks(
             keep: np.ndarray | None = None  # the followed person's box in the last census
             prev: tuple[np.ndarray, float] | None = None  # last accepted pose (L, 2) and its time
             colour_ref: np.ndarray | None = None  # running torso colour of the accepted poses
+            lost_s = -np.inf  # when the tracker last lost its person or a pose was rejected
             odd_colour: list[int] = []  # the last tracked frames whose torso colour was off (pending)
             prev_before_odd: tuple[np.ndarray, float] | None = None  # prev before those frames
             next_census_s = -np.inf
@@ -289,6 +291,8 @@ def detect_landmarks(
                     seen = replace(frame, rgb=painted)
                 sample = graph.process(seen)
                 fresh = not tracking  # a pose now would be the detector's, not the tracker's
+                if tracking and not sample.detected:
+                    lost_s = frame.time_s  # the tracker lost its person: whoever comes back is watched
                 if sample.detected and not tracking:
                     # A first pose (clip start, after a gap or a restart) comes from the person
                     # detector's coarse box; a second look at the same frame starts from the
@@ -299,7 +303,8 @@ def detect_landmarks(
                 colour = people.torso_colour(frame.rgb, sample.image_xy_px, BLAZEPOSE_NAMES) if sample.detected else None
                 if sample.detected and prev is not None:
                     jumped = not people.same_person(prev[0], sample.image_xy_px, BLAZEPOSE_NAMES, frame.time_s - prev[1])
-                    dressed = target is None or people.same_clothes(colour_ref, colour)
+                    watched = target is not None and frame.time_s - lost_s <= people.COLOUR_WATCH_S + 1e-6
+                    dressed = not watched or people.same_clothes(colour_ref, colour)
                     if not dressed and not fresh and len(odd_colour) + 1 < people.COLOUR_FRAMES:
                         odd_colour.append(len(samples))  # tracked: an arm or a bag may cover the torso briefly
                         dressed = True
@@ -315,6 +320,7 @@ def detect_landmarks(
                         if target is None:  # the tracker jumped: follow the last box from now on
                             target = people.box_from_landmarks(prev[0], np.ones(N_LANDMARKS), (width, height))
                             keep = target
+                        lost_s = frame.time_s
                         graph.close()  # start afresh: the detector, with the others painted out
                         graph = new_tracker()
                         tracking = False

@@ -31,7 +31,11 @@ other, or take limbs from both. mocap therefore
    street clip the two embracing women differ by 0.19 (denim vs teal), one woman over 2 s
    by < 0.03. A first pose after a restart or gap is rejected at once; a tracked pose only
    when COLOUR_FRAMES in a row are off (a white bag passing in front of a torso for a frame
-   is not another person), and then those frames are all rejected.
+   is not another person), and then those frames are all rejected. The colour is watched
+   only for COLOUR_WATCH_S after the tracker lost its person or a pose was rejected: that
+   is when it comes back on someone else (on the street clip the new pose slid from one
+   woman to the other within 0.1 s), while a bag held in front of a torso for longer
+   is no reason to let go of a person tracked all along.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ MIN_PERSON_PX = 24  # census boxes shorter than this are not counted as people
 MIN_HEIGHT_RATIO = 0.2  # ... nor those shorter than this share of the tallest person found
 MAX_COLOUR_CHANGE = 0.05  # torso chromaticity distance beyond which it is another person's clothing
 COLOUR_MEAN_RATE = 0.1  # weight of each accepted frame in the running torso colour
+COLOUR_WATCH_S = 0.3  # the colour is checked this long after the tracker lost its person
 COLOUR_FRAMES = 3  # a tracked pose dressed otherwise this many frames running is another person
 RULES = ("largest", "centre", "left", "right")
 _TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
