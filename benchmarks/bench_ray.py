@@ -75,6 +75,21 @@ def batch_wall(cluster: LoopbackCluster, takes: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def work_per_frame_ms(out: Path) -> dict[str, float]:
+    """From the batch's manifest: each worker process's conversion time per frame (ms),
+    timings_s.total over frames, so a node's speed can be told from the batch's wall."""
+    import json
+
+    per: dict[str, list[float]] = {}
+    for line in (out / "mocap-batch.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r.get("status") == "done":
+            s = per.setdefault(r["worker"], [0.0, 0.0])
+            s[0] += r["timings_s"]["total"]
+            s[1] += r["frames"]
+    return {worker: 1000 * t / n for worker, (t, n) in per.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="each clip this many times (a longer batch)")
@@ -84,7 +99,7 @@ def main() -> None:
 
     n_frames = args.repeat * sum(probe_video(s).frame_count for s in shorts)
     print(f"before: {load()}")
-    walls = {}
+    walls, per_frame = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         takes = Path(tmp) / "takes"
         takes.mkdir()
@@ -103,6 +118,7 @@ def main() -> None:
             try:
                 cluster.start(nodes=nodes, pin=True)
                 walls[nodes] = batch_wall(cluster, takes, Path(tmp) / f"out{nodes}")
+                per_frame[nodes] = work_per_frame_ms(Path(tmp) / f"out{nodes}")
                 if nodes == 2:
                     fixed = batch_wall(cluster, one, Path(tmp) / "out_one")
                     probe = Path(tmp) / "probe.py"
@@ -119,6 +135,9 @@ def main() -> None:
     for nodes, wall in walls.items():
         print(f"| {nodes} | {wall:.1f} | {n_frames / wall:.1f} |")
     print(f"\ntwo nodes / one node throughput: {walls[1] / walls[2]:.2f}x ({args.repeat * len(shorts)} clips, {n_frames} frames)")
+    for nodes, workers in per_frame.items():
+        rates = ", ".join(f"{ms:.1f}" for ms in sorted(workers.values()))
+        print(f"{nodes} node(s): conversion time per frame of each worker process (ms): {rates}")
     print(f"a batch of one 65-frame clip on two nodes (the fixed cost, plus about 2 s of work): {fixed:.1f} s")
     print("| scheduling overhead per no-op task | Ray (2 nodes) ms | local WorkerPool (2) ms |\n|---|---|---|")
     print(f"| 200 at once, wall per task | {overhead[0]:.2f} | {overhead[2]:.2f} |")

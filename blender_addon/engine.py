@@ -43,6 +43,35 @@ class Engine:
         return ".".join(map(str, self.version))
 
 
+def start_engine(command: list[str], stdout: int) -> subprocess.Popen:
+    """Start the engine in the background: stdin closed, stderr piped, text lines, no console
+    window on Windows. `stdout` is subprocess.PIPE or DEVNULL. Raises OSError."""
+    kwargs = {}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW  # type: ignore[attr-defined]
+    return subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            bufsize=1, **kwargs)
+
+
+def keep_lines(stream, lines: collections.deque) -> None:
+    """Thread target: append every non-blank line of `stream` (an engine's stderr) to `lines`."""
+    for line in stream:
+        if line.strip():
+            lines.append(line.rstrip())
+
+
+def end_process(proc: subprocess.Popen | None, timeout_s: float) -> None:
+    """End a still-running process: SIGTERM, then kill when it has not ended after timeout_s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
+
+
 def find_engine(configured: str = "") -> Engine:
     """The mocap executable: `configured` (a path or a command name) if set, else `mocap` on PATH.
 
@@ -138,18 +167,14 @@ class ConvertJob:
         return cmd + list(s.extra_args)
 
     def start(self) -> ConvertJob:
-        kwargs = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW  # type: ignore[attr-defined]
         try:
-            self._proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          stdin=subprocess.DEVNULL, text=True, bufsize=1, **kwargs)
+            self._proc = start_engine(self.command(), subprocess.PIPE)
         except OSError as exc:
             self.cleanup()
             raise EngineError(f"could not start {self.engine.path}: {exc}") from None
         self.state.status = "running"
-        for target, stream in ((self._read_events, self._proc.stdout), (self._read_stderr, self._proc.stderr)):
-            t = threading.Thread(target=target, args=(stream,), daemon=True)
+        for target, args in ((self._read_events, (self._proc.stdout,)), (keep_lines, (self._proc.stderr, self._stderr))):
+            t = threading.Thread(target=target, args=args, daemon=True)
             t.start()
             self._threads.append(t)
         return self
@@ -180,11 +205,6 @@ class ConvertJob:
                     st.message = str(event.get("message", ""))
                     st.exit_code = event.get("exit_code")
 
-    def _read_stderr(self, stream) -> None:
-        for line in stream:
-            if line.strip():
-                self._stderr.append(line.rstrip())
-
     def poll(self) -> JobState:
         """The latest state; notices when the process has ended."""
         proc = self._proc
@@ -213,14 +233,7 @@ class ConvertJob:
 
     def cancel(self, timeout_s: float = 10.0) -> None:
         """End the process (SIGTERM, then kill) and delete everything it wrote."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout_s)
+        end_process(self._proc, timeout_s)
         for t in self._threads:
             t.join(timeout=2.0)
         with self._lock:

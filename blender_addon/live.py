@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import collections
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Engine
+from .engine import Engine, end_process, keep_lines, start_engine
 from .mocap_receive import CANONICAL_JOINTS, ReceiverError, VmcFrame, VmcReceiver, canonical_pose
 from .mocap_retarget import SourceSkeleton, TargetAnimation
 
@@ -84,23 +83,14 @@ class LiveSession:
             self.receiver.start()
         except ReceiverError as exc:
             raise LiveError(str(exc)) from None
-        kwargs = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW  # type: ignore[attr-defined]
         try:
-            self._proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          stdin=subprocess.DEVNULL, text=True, bufsize=1, **kwargs)
+            self._proc = start_engine(self.command(), subprocess.DEVNULL)
         except OSError as exc:
             self.receiver.stop()
             raise LiveError(f"could not start {self.engine.path}: {exc}") from None
-        self._thread = threading.Thread(target=self._read_stderr, daemon=True)
+        self._thread = threading.Thread(target=keep_lines, args=(self._proc.stderr, self._stderr), daemon=True)
         self._thread.start()
         return self
-
-    def _read_stderr(self) -> None:
-        for line in self._proc.stderr:
-            if line.strip():
-                self._stderr.append(line.rstrip())
 
     def poll(self) -> str | None:
         """None while the engine streams; else why it stopped (its error line, or 'ended')."""
@@ -119,12 +109,7 @@ class LiveSession:
         the datagrams it sent last are read first (until the socket has been quiet for 0.1 s)."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=3.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            end_process(proc, timeout_s=3.0)
         elif proc is not None:
             deadline = time.monotonic() + 1.0
             seen = -1

@@ -33,8 +33,26 @@ def selected_armature(context):
 
 
 def find_engine(context) -> eng.Engine:
+    """The engine the preferences name (else `mocap` on PATH), also shown in the panel's engine
+    line. Raises EngineError, whose message the engine line shows instead."""
+    settings = context.scene.mocap
     prefs = preferences(context)
-    return eng.find_engine(prefs.mocap_path if prefs is not None else "")
+    try:
+        found = eng.find_engine(prefs.mocap_path if prefs is not None else "")
+    except eng.EngineError as exc:
+        settings.engine_status = str(exc)
+        raise
+    settings.engine_status = f"mocap {found.version_text} ({found.path})"
+    return found
+
+
+def cancelled(operator, message: str, settings=None, field: str = "status") -> set[str]:
+    """Report `message` as the operator's error (and show it in the panel: settings.<field>,
+    when given); returns {'CANCELLED'} for execute() to return."""
+    if settings is not None:
+        setattr(settings, field, message)
+    operator.report({"ERROR"}, message)
+    return {"CANCELLED"}
 
 
 def retargeter_for(obj, skeleton) -> tuple[Retargeter, str]:
@@ -77,45 +95,50 @@ class MOCAP_OT_check_engine(bpy.types.Operator):
     bl_label = "Check mocap engine"
 
     def execute(self, context):
-        settings = context.scene.mocap
         try:
-            found = find_engine(context)
+            find_engine(context)
         except eng.EngineError as exc:
-            settings.engine_status = str(exc)
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        settings.engine_status = f"mocap {found.version_text} ({found.path})"
+            return cancelled(self, str(exc))
         return {"FINISHED"}
 
 
-class MOCAP_OT_convert(bpy.types.Operator):
+class _Ticking:
+    """Mixin for an operator whose work goes on in a timer function after execute() returns.
+    `wait` runs that function in place until it ends instead: background Blender (headless
+    scripts, the tests) has no event loop, so its timers never fire."""
+
+    wait: bpy.props.BoolProperty(
+        name="Wait", description="Block until it ends (headless scripts); the panel never waits",
+        default=False, options={"HIDDEN", "SKIP_SAVE"},
+    )
+
+    def keep_ticking(self, tick_function, interval_s: float) -> None:
+        """Call tick_function (bpy.app.timers protocol: the next interval, or None when done)
+        every interval_s: from a timer, or here until it returns None when `wait`."""
+        if self.wait:
+            while tick_function() is not None:
+                time.sleep(interval_s)
+        else:
+            bpy.app.timers.register(tick_function, first_interval=interval_s)
+
+
+class MOCAP_OT_convert(_Ticking, bpy.types.Operator):
     """Convert the video in a background process and put the motion on the selected armature"""
 
     bl_idname = "mocap.convert"
     bl_label = "Convert"
 
-    wait: bpy.props.BoolProperty(
-        name="Wait", description="Block until the conversion ends (headless scripts); the panel never waits",
-        default=False, options={"HIDDEN", "SKIP_SAVE"},
-    )
-
     def execute(self, context):
         settings = context.scene.mocap
         if _ACTIVE["job"] is not None:
-            self.report({"ERROR"}, "a conversion is already running")
-            return {"CANCELLED"}
+            return cancelled(self, "a conversion is already running")
         try:
             found = find_engine(context)
         except eng.EngineError as exc:
-            settings.status = settings.engine_status = str(exc)
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        settings.engine_status = f"mocap {found.version_text} ({found.path})"
+            return cancelled(self, str(exc), settings)
         video = bpy.path.abspath(settings.video)
         if not settings.video or not Path(video).is_file():
-            settings.status = f"{video or 'no video chosen'}: no such video file"
-            self.report({"ERROR"}, settings.status)
-            return {"CANCELLED"}
+            return cancelled(self, f"{video or 'no video chosen'}: no such video file", settings)
         trim = settings.use_trim
         options = eng.ConvertSettings(
             smoothing=settings.smoothing, root_motion=settings.root_motion, foot_lock=settings.foot_lock,
@@ -125,20 +148,13 @@ class MOCAP_OT_convert(bpy.types.Operator):
         try:
             job = eng.ConvertJob(found, video, options).start()
         except eng.EngineError as exc:
-            settings.status = str(exc)
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return cancelled(self, str(exc), settings)
         target = selected_armature(context)  # the armature selected now receives the motion
         _ACTIVE.update(job=job, target=target.name if target else None, scene=context.scene.name)
         settings.running, settings.progress, settings.status = True, 0.0, "Starting mocap..."
-        if self.wait:  # headless: background Blender has no event loop, so timers never fire there
-            while tick() is not None:
-                time.sleep(POLL_S)
-            if _ACTIVE["failed"]:
-                self.report({"ERROR"}, settings.status)
-                return {"CANCELLED"}
-            return {"FINISHED"}
-        bpy.app.timers.register(tick, first_interval=POLL_S)
+        self.keep_ticking(tick, POLL_S)
+        if self.wait and _ACTIVE["failed"]:
+            return cancelled(self, settings.status)
         return {"FINISHED"}
 
 
@@ -208,89 +224,81 @@ class MOCAP_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOCAP_OT_apply_motion(bpy.types.Operator, ImportHelper):
+class _JsonFile:
+    """Mixin for an operator whose file browser shows JSON files."""
+
+    filename_ext = ".json"
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+
+
+class _OnSelectedArmature:
+    """Mixin for an operator that works on the selected armature (greyed out without one)."""
+
+    @classmethod
+    def poll(cls, context):
+        return selected_armature(context) is not None
+
+
+class MOCAP_OT_apply_motion(_JsonFile, bpy.types.Operator, ImportHelper):
     """Put a motion file (mocap convert --format json) on the selected armature"""
 
     bl_idname = "mocap.apply_motion"
     bl_label = "Apply motion file"
-    filename_ext = ".json"
-    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
 
     def execute(self, context):
         settings = context.scene.mocap
         try:
             target, action, anim, how = apply_motion(context, self.filepath)
         except RetargetError as exc:
-            settings.status = str(exc)
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return cancelled(self, str(exc), settings)
         settings.status = f"{anim.basis_xyzw.shape[0]} frames on {target.name} (bone map: {how})"
         return {"FINISHED"}
 
 
-class MOCAP_OT_map_detect(bpy.types.Operator):
+class MOCAP_OT_map_detect(_OnSelectedArmature, bpy.types.Operator):
     """Fill the bone map from a preset or from bone names and hierarchy"""
 
     bl_idname = "mocap.map_detect"
     bl_label = "Detect"
-
-    @classmethod
-    def poll(cls, context):
-        return selected_armature(context) is not None
 
     def execute(self, context):
         obj = selected_armature(context)
         try:
             how, bone_map = map_armature(armature_rig(obj))
         except RetargetError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return cancelled(self, str(exc))
         store_bone_map(obj, bone_map, how)
         self.report({"INFO"}, f"{len(bone_map)} bones mapped ({how})")
         return {"FINISHED"}
 
 
-class MOCAP_OT_map_save(bpy.types.Operator, ExportHelper):
+class MOCAP_OT_map_save(_OnSelectedArmature, _JsonFile, bpy.types.Operator, ExportHelper):
     """Save the bone map as JSON"""
 
     bl_idname = "mocap.map_save"
     bl_label = "Save bone map"
-    filename_ext = ".json"
-    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
-
-    @classmethod
-    def poll(cls, context):
-        return selected_armature(context) is not None
 
     def execute(self, context):
         obj = selected_armature(context)
         try:
             save_map(read_bone_map(obj), self.filepath, armature=obj.name)
         except OSError as exc:
-            self.report({"ERROR"}, f"{self.filepath}: cannot write ({exc.strerror or exc})")
-            return {"CANCELLED"}
+            return cancelled(self, f"{self.filepath}: cannot write ({exc.strerror or exc})")
         return {"FINISHED"}
 
 
-class MOCAP_OT_map_load(bpy.types.Operator, ImportHelper):
+class MOCAP_OT_map_load(_OnSelectedArmature, _JsonFile, bpy.types.Operator, ImportHelper):
     """Load a bone map saved as JSON"""
 
     bl_idname = "mocap.map_load"
     bl_label = "Load bone map"
-    filename_ext = ".json"
-    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
-
-    @classmethod
-    def poll(cls, context):
-        return selected_armature(context) is not None
 
     def execute(self, context):
         obj = selected_armature(context)
         try:
             bone_map = load_map(self.filepath)
         except RetargetError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return cancelled(self, str(exc))
         absent = sorted(b for b in bone_map.values() if b not in obj.data.bones)
         store_bone_map(obj, bone_map, Path(self.filepath).name)
         if absent:
@@ -321,8 +329,7 @@ def live_tick() -> float | None:
     poser = _LIVE["poser"]
     try:
         if _LIVE["recording"]:
-            for frame in session.receiver.drain_recorded():
-                _LIVE["keys"].append((frame.time_s, *poser.pose(frame)))
+            _keep_recorded(session.receiver.drain_recorded())
         frame = session.receiver.take_latest()
         if frame is not None:
             basis, loc = poser.pose(frame)
@@ -342,6 +349,13 @@ def live_tick() -> float | None:
     return LIVE_TICK_S
 
 
+def _keep_recorded(frames) -> None:
+    """Keep received frames (mocap_receive.VmcFrame) as keys to bake: (time s, basis, location)."""
+    poser = _LIVE["poser"]
+    for frame in frames:
+        _LIVE["keys"].append((frame.time_s, *poser.pose(frame)))
+
+
 def _live_finish(settings, why: str) -> None:
     """Stop the engine and the receiver; bake the recording if there is one."""
     session = _LIVE["session"]
@@ -349,9 +363,7 @@ def _live_finish(settings, why: str) -> None:
     if session is not None:
         session.stop()
         if _LIVE["recording"]:
-            poser = _LIVE["poser"]
-            for frame in session.receiver.stop_recording():
-                _LIVE["keys"].append((frame.time_s, *poser.pose(frame)))
+            _keep_recorded(session.receiver.stop_recording())
     baked = _bake_recording(settings)
     settings.live_running = False
     settings.live_recording = _LIVE["recording"] = False
@@ -377,26 +389,18 @@ def _bake_recording(settings) -> str:
     return f"recorded {len(keys)} frames into action {action.name}"
 
 
-class MOCAP_OT_live_start(bpy.types.Operator):
+class MOCAP_OT_live_start(_Ticking, bpy.types.Operator):
     """Start Live: run `mocap live` on the camera or video and drive the selected armature"""
     bl_idname = "mocap.live_start"
     bl_label = "Start Live"
 
-    wait: bpy.props.BoolProperty(
-        name="Wait", description="Run until the stream ends (headless scripts; timers never fire there)",
-        default=False, options={"HIDDEN", "SKIP_SAVE"},
-    )
-
     def execute(self, context):
         settings = context.scene.mocap
         if _LIVE["session"] is not None:
-            self.report({"ERROR"}, "Live is already running")
-            return {"CANCELLED"}
+            return cancelled(self, "Live is already running")
         target = selected_armature(context)
         if target is None:
-            settings.live_status = "select the armature Live should drive"
-            self.report({"ERROR"}, settings.live_status)
-            return {"CANCELLED"}
+            return cancelled(self, "select the armature Live should drive", settings, "live_status")
         try:
             found = find_engine(context)
             source = "video" if settings.live_source == "VIDEO" else "camera"
@@ -406,9 +410,7 @@ class MOCAP_OT_live_start(bpy.types.Operator):
                 host=settings.live_host.strip() or "127.0.0.1", port=settings.live_port))
             session.start()
         except (eng.EngineError, live.LiveError) as exc:
-            settings.live_status = str(exc)
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return cancelled(self, str(exc), settings, "live_status")
         _LIVE.update(session=session, poser=live.LivePoser(lambda sk: retargeter_for(target, sk)[0]),
                      target=target.name, scene=context.scene.name, recording=settings.live_recording, keys=[],
                      last_status=0.0)
@@ -417,11 +419,7 @@ class MOCAP_OT_live_start(bpy.types.Operator):
         settings.live_running = True
         settings.live_network = session.listens_on_network
         settings.live_status = f"Listening on {session.settings.host}:{session.receiver.port}; starting mocap..."
-        if self.wait:
-            while live_tick() is not None:
-                time.sleep(LIVE_TICK_S)
-            return {"FINISHED"}
-        bpy.app.timers.register(live_tick, first_interval=LIVE_TICK_S)
+        self.keep_ticking(live_tick, LIVE_TICK_S)
         return {"FINISHED"}
 
 
@@ -452,9 +450,7 @@ class MOCAP_OT_live_record(bpy.types.Operator):
             session.receiver.start_recording()
             _LIVE["recording"] = settings.live_recording = True
         else:
-            poser = _LIVE["poser"]
-            for frame in session.receiver.stop_recording():
-                _LIVE["keys"].append((frame.time_s, *poser.pose(frame)))
+            _keep_recorded(session.receiver.stop_recording())
             _LIVE["recording"] = settings.live_recording = False
             settings.live_status = _bake_recording(settings)
         return {"FINISHED"}

@@ -17,10 +17,15 @@ class MOCAP_UL_bone_map(bpy.types.UIList):
             row.prop(item, "bone", text="")
 
 
-class VIEW3D_PT_mocap(bpy.types.Panel):
+class _MocapTab:
+    """Mixin: a panel in the 3D viewport sidebar's Mocap tab."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Mocap"
+
+
+class VIEW3D_PT_mocap(_MocapTab, bpy.types.Panel):
     bl_label = "Mocap"
 
     def draw(self, context):
@@ -59,15 +64,10 @@ class VIEW3D_PT_mocap(bpy.types.Panel):
             row.scale_y = 1.4
             row.operator("mocap.convert", icon="PLAY")
             layout.operator("mocap.apply_motion", icon="FILE")
-            if s.status:
-                for line in _wrap(s.status, 48):
-                    layout.label(text=line)
+            _draw_status(layout, s.status)
 
 
-class VIEW3D_PT_mocap_bone_map(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
+class VIEW3D_PT_mocap_bone_map(_MocapTab, bpy.types.Panel):
     bl_label = "Bone map"
     bl_parent_id = "VIEW3D_PT_mocap"
     bl_options = {"DEFAULT_CLOSED"}
@@ -87,10 +87,7 @@ class VIEW3D_PT_mocap_bone_map(bpy.types.Panel):
         layout.template_list("MOCAP_UL_bone_map", "", obj, "mocap_bone_map", obj, "mocap_map_index", rows=8)
 
 
-class VIEW3D_PT_mocap_live(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
+class VIEW3D_PT_mocap_live(_MocapTab, bpy.types.Panel):
     bl_label = "Live"
     bl_parent_id = "VIEW3D_PT_mocap"
 
@@ -118,9 +115,13 @@ class VIEW3D_PT_mocap_live(bpy.types.Panel):
             row.operator("mocap.live_start", icon="PLAY")
         row.operator("mocap.live_record", text="Recording" if s.live_recording else "Record",
                      icon="RADIOBUT_ON" if s.live_recording else "RADIOBUT_OFF", depress=s.live_recording)
-        if s.live_status:
-            for line in _wrap(s.live_status, 48):
-                layout.label(text=line)
+        _draw_status(layout, s.live_status)
+
+
+def _draw_status(layout, text: str, width: int = 48) -> None:
+    """A status message as labels, wrapped at `width` characters (nothing when empty)."""
+    for line in _wrap(text, width):
+        layout.label(text=line)
 
 
 def _wrap(text: str, width: int) -> list[str]:

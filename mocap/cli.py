@@ -22,6 +22,7 @@ import typer
 
 from mocap import __version__
 from mocap.choices import Depth, FootLock, RootMotion, Travel
+from mocap import cli_options as opts
 
 _debug = False  # --debug: failures print their traceback too
 
@@ -102,22 +103,6 @@ app = _App(
 )
 
 
-class Model(str, enum.Enum):
-    lite = "lite"
-    full = "full"
-    heavy = "heavy"
-
-
-class Units(str, enum.Enum):
-    cm = "cm"
-    m = "m"
-
-
-class HandsDetector(str, enum.Enum):
-    holistic = "holistic"
-    crops = "crops"
-
-
 class ProgressMode(str, enum.Enum):
     bar = "bar"
     json = "json"
@@ -149,64 +134,6 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code)
 
 
-def parse_formats(text: str) -> tuple[str, ...]:
-    from mocap.pipeline import FORMATS
-
-    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
-    bad = [f for f in formats if f not in FORMATS]
-    if not formats or bad:
-        raise typer.BadParameter(
-            f"unknown format {', '.join(bad) or text!r}; choose from {', '.join(FORMATS)}", param_hint="--format"
-        )
-    return formats
-
-
-def parse_smoothing(text: str):
-    """'none' | 'light' | 'medium' | 'strong' | a cut-off in Hz ('4', '4hz')."""
-    from mocap.smooth import SMOOTHING_PRESETS_HZ, SmoothingConfig
-
-    key = text.strip().lower()
-    if key in SMOOTHING_PRESETS_HZ:
-        return SmoothingConfig(cutoff_hz=SMOOTHING_PRESETS_HZ[key])
-    try:
-        hz = float(key.removesuffix("hz"))
-    except ValueError:
-        raise typer.BadParameter(
-            param_hint="--smoothing", message=f"{text!r}: use none, light, medium, strong or a cut-off frequency in Hz such as 4"
-        ) from None
-    if hz <= 0:
-        raise typer.BadParameter(f"{text!r}: the cut-off frequency must be positive", param_hint="--smoothing")
-    return SmoothingConfig(cutoff_hz=hz)
-
-
-def parse_rig(text: str) -> str:
-    from mocap.presets import PresetError, load_preset
-
-    try:
-        return load_preset(text).name
-    except PresetError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--rig") from None
-
-
-def parse_person_option(text: str | None) -> str | None:
-    from mocap.detect.people import parse_person
-
-    if text is None:
-        return None
-    try:
-        parse_person(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return text
-
-
-def parse_rotation_order(text: str) -> str:
-    order = text.strip().upper()
-    if sorted(order) != ["X", "Y", "Z"]:
-        raise typer.BadParameter(f"{text!r}: a rotation order is a permutation of XYZ, such as ZXY", param_hint="--rotation-order")
-    return order
-
-
 @app.command()
 def convert(
     video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Input video file.")],
@@ -217,88 +144,33 @@ def convert(
             "Default: beside the video."
         ),
     ] = None,
-    format: Annotated[
-        str,
-        typer.Option(
-            "--format", "-f",
-            help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text), json (motion for the Blender add-on).",
-        ),
-    ] = "bvh",
-    start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds.")] = None,
-    end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
-    smoothing: Annotated[
-        str, typer.Option("--smoothing", help="none, light (8 Hz), medium (4 Hz), strong (2.5 Hz) or a cut-off in Hz.")
-    ] = "medium",
-    rotation_order: Annotated[str, typer.Option("--rotation-order", help="BVH Euler order.")] = "ZXY",
-    units: Annotated[Units, typer.Option("--units", help="BVH units.")] = Units.cm,
-    rig: Annotated[
-        str, typer.Option("--rig", help="Bone names: mixamo, ue5, unity, rigify or vrm (all formats).")
-    ] = "mixamo",
-    blender: Annotated[
-        Path | None,
-        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB/USD when bpy is not installed."),
-    ] = None,
-    model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", file_okay=False, help="Landmark cache folder (default ~/.cache/mocap).")
-    ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Always re-run detection.")] = False,
-    root_motion: Annotated[
-        RootMotion,
-        typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
-    ] = RootMotion.FULL,
-    travel: Annotated[
-        Travel,
-        typer.Option(
-            "--travel",
-            help="How far the hips travel: image (default: as the camera sees; a performer who stays in place "
-            "stays in place, feet slide as on a treadmill) or feet (every planted step moves the hips: "
-            "a camera that pans to follow).",
-        ),
-    ] = Travel.IMAGE,
-    foot_lock: Annotated[
-        FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
-    ] = FootLock.ON,
-    fov: Annotated[
-        float | None,
-        typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5, a phone's main camera)."),
-    ] = None,
-    depth: Annotated[
-        Depth,
-        typer.Option("--depth", help="Depth prior for the pose: blazepose (its own 3D) or learned (a network lifting its 2D, averaged with BlazePose's 3D; see docs/motion-quality.md)."),
-    ] = Depth.BLAZEPOSE,
-    contacts: Annotated[
-        bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
-    ] = True,
-    fps: Annotated[
-        float | None,
-        typer.Option(
-            "--fps", min=1.0, max=1000.0,
-            help="Output frame rate (frames resampled on their true timestamps). Default: the clip's own; "
-            "a variable-rate clip gets its nominal rate.",
-        ),
-    ] = None,
+    format: opts.Format = "bvh",
+    start: opts.Start = None,
+    end: opts.End = None,
+    smoothing: opts.Smoothing = "medium",
+    rotation_order: opts.RotationOrder = "ZXY",
+    units: opts.UnitsOption = opts.Units.cm,
+    rig: opts.Rig = "mixamo",
+    blender: opts.Blender = None,
+    model: opts.ModelOption = opts.Model.full,
+    cache_dir: opts.CacheDir = None,
+    no_cache: opts.NoCache = False,
+    root_motion: opts.RootMotionOption = RootMotion.FULL,
+    travel: opts.TravelOption = Travel.IMAGE,
+    foot_lock: opts.FootLockOption = FootLock.ON,
+    fov: opts.Fov = None,
+    depth: opts.DepthOption = Depth.BLAZEPOSE,
+    contacts: opts.Contacts = True,
+    fps: opts.Fps = None,
     preview: Annotated[
         bool, typer.Option("--preview/--no-preview", help="Also write <name>.preview.mp4: the skeleton over the video beside a 3D view.")
     ] = False,
     report: Annotated[
         Path | None, typer.Option("--report", dir_okay=False, help="Also write this self-contained HTML report of the take.")
     ] = None,
-    person: Annotated[
-        str | None,
-        typer.Option(
-            "--person",
-            help="Whom to follow when several people are in view: largest (default), centre, left, right, "
-            "or X,Y (pixels) of a point on the person in the first frame.",
-        ),
-    ] = None,
-    hands: Annotated[
-        bool, typer.Option("--hands/--no-hands", help="Also solve the fingers (MediaPipe's hand model; a second, slower detection pass).")
-    ] = False,
-    hands_detector: Annotated[
-        HandsDetector,
-        typer.Option("--hands-detector", help="With --hands: holistic finds more hands; crops is faster."),
-    ] = HandsDetector.holistic,
+    person: opts.Person = None,
+    hands: opts.Hands = False,
+    hands_detector: opts.HandsDetectorOption = opts.HandsDetector.holistic,
     matte: Annotated[
         bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv: the person's mask as a lossless greyscale video (FFV1).")
     ] = False,
@@ -313,37 +185,9 @@ def convert(
 ) -> None:
     """Convert a video of one person into motion-capture files."""
     from mocap.errors import MocapError
-    from mocap.pipeline import ConvertOptions
     from mocap.pipeline import convert as run_convert
 
-    if start is not None and end is not None and end <= start:
-        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})", param_hint="--end")
-    options = ConvertOptions(
-        formats=parse_formats(format),
-        start_s=start,
-        end_s=end,
-        model=model.value,
-        smoothing=parse_smoothing(smoothing),
-        rotation_order=parse_rotation_order(rotation_order),
-        units=units.value,
-        rig=parse_rig(rig),
-        blender_exe=blender,
-        cache_dir=cache_dir,
-        use_cache=not no_cache,
-        root_motion=root_motion,
-        foot_lock=foot_lock,
-        travel=travel,
-        fov_deg=fov,
-        contacts_sidecar=contacts,
-        depth=depth,
-        fps=fps,
-        person=parse_person_option(person),
-        preview=preview,
-        report_path=report,
-        hands=hands,
-        hands_method=hands_detector.value,
-        matte=matte,
-    )
+    options = opts.convert_options(locals(), report_path=report)
     _stop_on_sigterm()
     detector = None
     if jobs > 1:
@@ -493,15 +337,15 @@ def live(
     to: Annotated[
         list[str] | None, typer.Option("--to", help="Another receiver, HOST:PORT (repeat for several).")
     ] = None,
-    model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
+    model: opts.ModelOption = opts.Model.full,
     fov: Annotated[
         float | None, typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default 79.5).")
     ] = None,
     min_cutoff: Annotated[
-        float, typer.Option("--min-cutoff", min=0.01, help="One Euro filter: cut-off in Hz when still (lower: less jitter, more lag).")
+        float, typer.Option("--min-cutoff", min=0.01, callback=opts.finite, help="One Euro filter: cut-off in Hz when still (lower: less jitter, more lag).")
     ] = 1.5,
     beta: Annotated[
-        float, typer.Option("--beta", min=0.0, help="One Euro filter: Hz added per m/s of speed (higher: less lag when moving).")
+        float, typer.Option("--beta", min=0.0, callback=opts.finite, help="One Euro filter: Hz added per m/s of speed (higher: less lag when moving).")
     ] = 2.0,
     root_motion: Annotated[
         RootMotion, typer.Option("--root-motion", help="Hip travel: full, horizontal or off.")

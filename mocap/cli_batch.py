@@ -14,24 +14,9 @@ from typing import Annotated
 
 import typer
 
-from mocap.cli import (
-    Depth,
-    FootLock,
-    HandsDetector,
-    Model,
-    RootMotion,
-    Travel,
-    Units,
-    _fail,
-    _interrupt_code,
-    _signal_name,
-    _stop_on_sigterm,
-    parse_formats,
-    parse_person_option,
-    parse_rig,
-    parse_rotation_order,
-    parse_smoothing,
-)
+from mocap.choices import Depth, FootLock, RootMotion, Travel
+from mocap.cli import _fail, _interrupt_code, _signal_name, _stop_on_sigterm
+from mocap import cli_options as opts
 
 
 class Executor(str, enum.Enum):
@@ -42,72 +27,33 @@ class Executor(str, enum.Enum):
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="Video files, folders (searched recursively) and glob patterns.")],
     out: Annotated[str, typer.Option("-o", "--out", help="Output folder; its layout mirrors the inputs' folders.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: bvh, fbx, glb, usd (.usdc), usda (USD as text).")] = "bvh",
-    start: Annotated[float | None, typer.Option("--start", min=0.0, help="Start time in seconds (every video).")] = None,
-    end: Annotated[float | None, typer.Option("--end", min=0.0, help="End time in seconds (every video).")] = None,
-    smoothing: Annotated[
-        str, typer.Option("--smoothing", help="none, light (8 Hz), medium (4 Hz), strong (2.5 Hz) or a cut-off in Hz.")
-    ] = "medium",
-    rotation_order: Annotated[str, typer.Option("--rotation-order", help="BVH Euler order.")] = "ZXY",
-    units: Annotated[Units, typer.Option("--units", help="BVH units.")] = Units.cm,
-    rig: Annotated[str, typer.Option("--rig", help="Bone names: mixamo, ue5, unity, rigify or vrm (all formats).")] = "mixamo",
-    blender: Annotated[
-        Path | None,
-        typer.Option("--blender", dir_okay=False, help="Blender executable for FBX/GLB/USD when bpy is not installed."),
-    ] = None,
-    model: Annotated[Model, typer.Option("--model", help="BlazePose model; full is bundled, lite/heavy download.")] = Model.full,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", file_okay=False, help="Landmark cache folder (default ~/.cache/mocap).")
-    ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Always re-run detection.")] = False,
-    root_motion: Annotated[
-        RootMotion,
-        typer.Option("--root-motion", help="Hip travel: full (from the camera), horizontal (over the floor only) or off."),
-    ] = RootMotion.FULL,
-    foot_lock: Annotated[
-        FootLock, typer.Option("--foot-lock", help="on: hold planted feet still (legs by IK); off: leave them.")
-    ] = FootLock.ON,
-    travel: Annotated[
-        Travel,
-        typer.Option("--travel", help="How far the hips travel: image (as the camera sees; default) or feet (every "
-                     "planted step moves the hips: a camera that pans to follow)."),
-    ] = Travel.IMAGE,
-    person: Annotated[
-        str | None,
-        typer.Option("--person", help="Whom to follow when several people are in view: largest (default), centre, "
-                     "left, right, or X,Y pixels of a point on the person in the first frame."),
-    ] = None,
-    fov: Annotated[
-        float | None,
-        typer.Option("--fov", min=1.0, max=179.0, help="Camera's diagonal field of view in degrees (default: file metadata, else 79.5)."),
-    ] = None,
-    depth: Annotated[
-        Depth,
-        typer.Option("--depth", help="Depth prior for the pose: blazepose (its own 3D) or learned (a network lifting its 2D, averaged with BlazePose's 3D; see docs/motion-quality.md)."),
-    ] = Depth.BLAZEPOSE,
-    contacts: Annotated[
-        bool, typer.Option("--contacts/--no-contacts", help="Write foot contacts to <name>.contacts.json.")
-    ] = True,
-    fps: Annotated[
-        float | None,
-        typer.Option(
-            "--fps", min=1.0, max=1000.0,
-            help="Output frame rate (frames resampled on their true timestamps). Default: each clip's own.",
-        ),
-    ] = None,
+    format: opts.Format = "bvh",
+    start: opts.BatchStart = None,
+    end: opts.BatchEnd = None,
+    smoothing: opts.Smoothing = "medium",
+    rotation_order: opts.RotationOrder = "ZXY",
+    units: opts.UnitsOption = opts.Units.cm,
+    rig: opts.Rig = "mixamo",
+    blender: opts.Blender = None,
+    model: opts.ModelOption = opts.Model.full,
+    cache_dir: opts.CacheDir = None,
+    no_cache: opts.NoCache = False,
+    root_motion: opts.RootMotionOption = RootMotion.FULL,
+    foot_lock: opts.FootLockOption = FootLock.ON,
+    travel: opts.TravelOption = Travel.IMAGE,
+    person: opts.Person = None,
+    fov: opts.Fov = None,
+    depth: opts.DepthOption = Depth.BLAZEPOSE,
+    contacts: opts.Contacts = True,
+    fps: opts.Fps = None,
     preview: Annotated[
         bool, typer.Option("--preview/--no-preview", help="Also write <name>.preview.mp4 for every job.")
     ] = False,
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Also write <name>.report.html for every job and OUTDIR/index.html.")
     ] = False,
-    hands: Annotated[
-        bool, typer.Option("--hands/--no-hands", help="Also solve the fingers (MediaPipe's hand model; a second, slower detection pass).")
-    ] = False,
-    hands_detector: Annotated[
-        HandsDetector,
-        typer.Option("--hands-detector", help="With --hands: holistic finds more hands; crops is faster."),
-    ] = HandsDetector.holistic,
+    hands: opts.Hands = False,
+    hands_detector: opts.HandsDetectorOption = opts.HandsDetector.holistic,
     matte: Annotated[
         bool, typer.Option("--matte/--no-matte", help="Also write <name>.matte.mkv (the person's mask, lossless greyscale) for every job.")
     ] = False,
@@ -133,37 +79,14 @@ def batch(
     from mocap.batch.runner import BatchConfig, plan_batch, run_batch
     from mocap.batch.tasks import REPORT_IN_STAGING
     from mocap.errors import MocapError
-    from mocap.pipeline import ConvertOptions, check_outputs_possible
+    from mocap.pipeline import check_outputs_possible
 
-    if start is not None and end is not None and end <= start:
-        raise typer.BadParameter(f"--end ({end}) must be after --start ({start})", param_hint="--end")
     if ray_address is not None and executor is not Executor.ray:
         raise typer.BadParameter("--ray-address needs --executor ray", param_hint="--ray-address")
-    options = ConvertOptions(
-        formats=parse_formats(format),
-        start_s=start,
-        end_s=end,
-        model=model.value,
-        smoothing=parse_smoothing(smoothing),
-        rotation_order=parse_rotation_order(rotation_order),
-        units=units.value,
-        rig=parse_rig(rig),
-        blender_exe=blender,
+    options = opts.convert_options(
+        locals(),
         cache_dir=cache_dir.resolve() if cache_dir is not None else None,  # the same folder for every worker
-        use_cache=not no_cache,
-        root_motion=root_motion,
-        foot_lock=foot_lock,
-        travel=travel,
-        person=parse_person_option(person),
-        fov_deg=fov,
-        contacts_sidecar=contacts,
-        depth=depth,
-        fps=fps,
-        preview=preview,
         report_path=Path(REPORT_IN_STAGING) if report else None,
-        hands=hands,
-        hands_method=hands_detector.value,
-        matte=matte,
     )
     config = BatchConfig(
         jobs=jobs or os.cpu_count() or 1,

@@ -152,6 +152,20 @@ def hands_warnings(hands_seen: dict[str, float] | None) -> tuple[str, ...]:
     )
 
 
+def smoothing_warnings(smoothing: SmoothingConfig, fps: float) -> tuple[str, ...]:
+    """One line when the smoothing cut-off (Hz) is not below half of `fps`, the output's frame
+    rate: no cut-off there can be met, and the smoother smooths as lightly as the rate allows
+    (mocap.timeseries.whittaker_lambda). A cut-off the user typed with --fps is refused by
+    the CLI instead (cli_options.parse_smoothing); this is for the clip's own rate."""
+    cutoff_hz = smoothing.cutoff_hz
+    if cutoff_hz is None or cutoff_hz < fps / 2:
+        return ()
+    return (
+        f"Smoothing: the cut-off ({cutoff_hz:g} Hz) is not below half the frame rate ({fps / 2:g} Hz at {fps:g} fps), "
+        "so the motion was smoothed as lightly as this rate allows; --smoothing below that smooths more.",
+    )
+
+
 def detect_take(
     video: Path,
     options: ConvertOptions,
@@ -422,7 +436,7 @@ def convert(
         camera=camera,
         options=options,
         hands_seen=hands_seen,
-        warnings=hands_warnings(hands_seen),
+        warnings=hands_warnings(hands_seen) + smoothing_warnings(options.smoothing, tracks.fps),
     )
     # The preview and the report are written inside the same transaction as the motion
     # files: all of them appear, or none (mocap.atomic.atomic_paths).

@@ -106,6 +106,11 @@ def print_summary(result) -> None:
     if hands_seen:
         found = ", ".join(f"{side} {100 * share:.0f}%" for side, share in hands_seen.items())
         table.add_row("hands", f"found in {found} of the frames; the rest relaxed or bridged")
+    from mocap.pipeline import hands_warnings
+
+    for line in getattr(result, "warnings", ()):
+        if line not in hands_warnings(hands_seen):  # the hands row above says it
+            table.add_row("warning", line)
     console.print(table)
     for fmt, path in result.outputs.items():  # whole paths on one line each, for copy and paste
         console.print(f"[bold]{fmt:<10}[/bold] {path}", soft_wrap=True, highlight=False)

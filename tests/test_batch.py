@@ -109,6 +109,43 @@ def test_batch_has_every_convert_option():
     assert convert_options <= set(inspect.signature(batch).parameters)
 
 
+# Options both commands take whose meaning differs in a batch: per job (--preview, --matte,
+# --quiet), a flag instead of a path (--report), jobs instead of chunks (--jobs), a folder
+# (--out), applied to every video (--start, --end).
+PER_COMMAND = {"out", "start", "end", "preview", "report", "matte", "quiet", "jobs"}
+
+
+def test_shared_options_are_declared_alike_in_convert_and_batch():
+    """Every other option both commands take is one declaration (mocap/cli_options.py): the
+    same names, default, help, type and range in `mocap convert --help` and `mocap batch --help`."""
+    import typer
+
+    commands = typer.main.get_command(app).commands
+
+    def declared(command: str) -> dict[str, tuple]:
+        def what(p) -> tuple:
+            info = p.type_descriptor.parameter_info
+            return (tuple(p.opts), tuple(p.secondary_opts), p.default, p.help, p.type_descriptor.annotation,
+                    p.min, p.max, p.callback, info.file_okay, info.dir_okay, info.exists)
+
+        return {p.name: what(p) for p in commands[command].params}
+
+    convert, batch = declared("convert"), declared("batch")
+    shared = (set(convert) & set(batch)) - PER_COMMAND
+    assert len(shared) >= 18, sorted(shared)
+    for name in sorted(shared):
+        assert convert[name] == batch[name], name
+
+
+def test_batch_refuses_a_cut_off_above_half_of_fps_before_any_job(tmp_path):
+    result = runner.invoke(app, ["batch", str(SAMPLES / "squats.mp4"), "-o", str(tmp_path / "out"),
+                                 "--fps", "24", "--smoothing", "12hz"])
+    assert result.exit_code == 2, result.output
+    flat = " ".join(result.output.replace("│", " ").split())  # typer boxes and wraps the message
+    assert "--smoothing: '12hz': the cut-off frequency must be below half the frame rate (--fps 24: below 12 Hz)" in flat
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------- manifest
 
 

@@ -51,6 +51,9 @@ def test_convert_writes_a_bvh_that_reads_back(tmp_path, cache_dir):
     assert "LeftToeBase" in motion.skeleton.names
     # Summary goes to stderr with the detection rate and where the file went.
     assert "65/65" in result.stderr and str(out) in result.stderr.replace("\n", "")
+    # medium is 4 Hz; a 5 fps clip can hold nothing above 2.5 Hz: the summary says so
+    flat = " ".join(result.stderr.split())
+    assert "warning Smoothing: the cut-off (4 Hz) is not below half the frame rate (2.5 Hz at 5 fps)" in flat
 
 
 @pytest.mark.mediapipe
@@ -109,6 +112,12 @@ def test_not_a_video_fails_in_one_line_and_writes_nothing(tmp_path, cache_dir):
         (["--rotation-order", "XXY"], "permutation of XYZ"),
         (["--start", "5", "--end", "2"], "must be after"),
         (["--depth", "stereo"], "'stereo' is not one of"),
+        # at or above half the output rate a cut-off cannot be met (the clip's own rate: a warning)
+        (["--fps", "30", "--smoothing", "15"], "--smoothing: '15': the cut-off frequency must be below half the "
+                                               "frame rate (--fps 30: below 15 Hz)"),
+        (["--smoothing", "nan"], "must be a finite number of Hz"),
+        (["--smoothing", "inf"], "must be a finite number of Hz"),
+        (["--person", "somebody"], "--person: 'somebody'"),
     ],
 )
 def test_bad_options_are_rejected_before_any_work(args, message):

@@ -63,6 +63,10 @@ def test_live_streams_every_frame_of_a_video_to_two_receivers():
         done = _mocap("live", "--video", str(SAMPLE), "--every-frame", "--port", str(pa), "--to", f"127.0.0.1:{pb}")
         assert done.returncode == 0, done.stderr
         assert "sent 120 poses from 120 frames" in done.stdout
+        # mocap's own line only: MediaPipe's absl/glog lines ("W0000 00:00:... calculator.cc:186] ...")
+        # stay off the terminal, as in every other command (mocap.native_output)
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"streaming {SAMPLE} "), done.stderr
         frames_a, frames_b = _drain(a), _drain(b)
     assert len(frames_a) == len(frames_b) == 120
     times, indices, walls = [], [], []
@@ -119,6 +123,9 @@ def test_live_without_a_camera_says_so():
 def test_live_needs_a_source_and_valid_receivers(tmp_path):
     result = runner.invoke(app, ["live"])
     assert result.exit_code == 2 and "give either --camera N or --video FILE" in result.output
+    for option in ("--beta", "--min-cutoff"):  # inf * 0 speed would be a NaN cut-off: NaN poses
+        result = runner.invoke(app, ["live", "--video", str(SAMPLE), option, "inf"])
+        assert result.exit_code == 2 and f"'{option}': inf: must be a finite number" in result.output, result.output
     result = runner.invoke(app, ["live", "--video", str(SAMPLE), "--to", "nohost"])
     assert result.exit_code == 2 and "give a receiver as HOST:PORT" in result.output
     result = runner.invoke(app, ["live", "--video", str(SAMPLE), "--host", "no-such-host.invalid"])

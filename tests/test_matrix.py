@@ -572,6 +572,9 @@ ROWS = [
     Row("unknown rig", _option("--rig", "nosuchrig"), 2, "nosuchrig", lambda r: "--rig"),
     Row("--fov 0", _option("--fov", "0"), 2, "--fov", lambda r: "--fov"),
     Row("smoothing 0 Hz", _option("--smoothing", "0"), 2, "positive", lambda r: "--smoothing"),
+    Row("smoothing not a number", _option("--smoothing", "nan"), 2, "finite", lambda r: "--smoothing"),
+    Row("smoothing at half --fps", _option("--fps", "30", "--smoothing", "15"), 2, "below half the frame rate",
+        lambda r: "--smoothing"),
     Row("rotation order not a permutation", _option("--rotation-order", "XYX"), 2, "permutation", lambda r: "--rotation-order"),
     Row("unknown format", _option("-f", "bvh,obj"), 2, "obj", lambda r: "--format"),
 ]

@@ -41,6 +41,20 @@ def test_lambda_grows_with_fps():
     assert whittaker_lambda(5.0, 60.0) > whittaker_lambda(5.0, 30.0)
 
 
+def test_a_cut_off_not_below_half_the_rate_smooths_as_lightly_as_the_rate_allows_and_says_so():
+    from mocap.pipeline import smoothing_warnings
+
+    x = np.random.default_rng(0).normal(size=300)
+    lightest = smooth_tracks(_tracks(x, 30.0), SmoothingConfig(cutoff_hz=0.499 * 30.0)).world_m
+    for cutoff_hz in (15.0, 1000.0):  # at and far above 15 Hz: the same as just under it
+        np.testing.assert_allclose(smooth_tracks(_tracks(x, 30.0), SmoothingConfig(cutoff_hz=cutoff_hz)).world_m, lightest)
+        (line,) = smoothing_warnings(SmoothingConfig(cutoff_hz=cutoff_hz), 30.0)
+        assert f"the cut-off ({cutoff_hz:g} Hz) is not below half the frame rate (15 Hz at 30 fps)" in line
+    assert smoothing_warnings(SmoothingConfig(cutoff_hz=14.9), 30.0) == ()
+    assert smoothing_warnings(SmoothingConfig(cutoff_hz=None), 30.0) == ()
+    assert smoothing_warnings(SmoothingConfig(cutoff_hz=4.0), 5.0)  # medium on a 5 fps clip
+
+
 def test_low_confidence_outlier_is_suppressed_more_than_a_confident_one():
     n = 90
     x = np.zeros(n)

@@ -162,11 +162,14 @@ class PoseGraph:
         try:
             result = self._graph.process(frame.rgb)
         except RuntimeError as exc:
+            self._quiet.close()
             raise DetectionError(f"{self._name}: MediaPipe failed on frame {frame.index}: {exc}") from exc
-        finally:
-            self._quiet.close()  # start-up chatter is over once a frame went through
         if result.pose_landmarks is None or result.pose_world_landmarks is None:
+            # The landmark stage has not run yet: its own start-up chatter (a glog warning from
+            # its projection calculator) comes with the first person found. `mocap live` warms
+            # the graph up on a blank frame, so that is not the first frame there.
             return PoseSample(_NAN_XY, _NAN_XYZ, _ZERO_VIS, False)
+        self._quiet.close()  # start-up chatter is over once a pose went through the whole graph
         img = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
         wld = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
         return PoseSample(
