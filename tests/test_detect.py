@@ -153,6 +153,21 @@ def test_no_person_keeps_rows(make_video) -> None:
     np.testing.assert_allclose(tracks.times_s, np.arange(6) / 30)
 
 
+def test_detection_hands_freed_memory_back(make_video, monkeypatch) -> None:
+    """Issue 15: the heap MediaPipe's threads freed stayed resident through the solve (peak
+    memory grew with clip length); detect_landmarks trims it once its graphs are closed."""
+    from mocap.detect import mediapipe_pose
+
+    if sys.platform.startswith("linux"):
+        assert mediapipe_pose.return_freed_memory() is True  # glibc has malloc_trim
+    calls: list[bool] = []
+    monkeypatch.setattr(mediapipe_pose, "return_freed_memory", lambda: calls.append(True) or True)
+    frames = [np.full((240, 320, 3), (40 + 5 * i, 120, 200), np.uint8) for i in range(3)]
+    info = probe_video(make_video("blank.mp4", frames, fps=30))
+    mediapipe_pose.detect_landmarks(info, read_frames(info))
+    assert calls == [True]
+
+
 # --- cache -----------------------------------------------------------------------------------
 
 
