@@ -81,6 +81,32 @@ def check_target(target: Path) -> None:
             break
 
 
+def check_distinct(targets: dict[str, Path], inputs: tuple[Path, ...] = ()) -> None:
+    """Raise InputError (one line, exit 2) when an output would overwrite one of `inputs`
+    (the source video, a motion file being read) or two outputs are the same file
+    (`--report clip.bvh`). Files are compared as resolved paths, and by inode where they
+    exist (a hard link or a second spelling of the same file). Cheap; run before any work."""
+    from mocap.errors import InputError
+
+    def same(a: Path, b: Path) -> bool:
+        if a.resolve() == b.resolve():
+            return True
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            return False
+
+    for source in inputs:
+        for key, target in targets.items():
+            if same(Path(target), Path(source)):
+                raise InputError(f"{target}: is an input of this run; the {key} output would overwrite it (choose another path)")
+    items = list(targets.items())
+    for i, (key, target) in enumerate(items):
+        for other, path in items[i + 1:]:
+            if same(Path(target), Path(path)):
+                raise InputError(f"{target}: both the {other} and the {key} output would be written there (choose another path)")
+
+
 @contextlib.contextmanager
 def atomic_paths(targets: dict[str, Path]) -> Iterator[dict[str, Path]]:
     """All-or-nothing output of several files (the formats of one conversion).

@@ -13,6 +13,7 @@ SIGTERM, with nothing written. Every failure is one line on stderr, `error: <fil
 from __future__ import annotations
 
 import enum
+import os
 import signal
 import sys
 from pathlib import Path
@@ -249,7 +250,7 @@ def _convert_json(video: Path, out: str | None, options, detector=None) -> None:
 def preview_command(
     video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The source video.")],
     motion: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The motion file mocap convert wrote from it (.bvh, .json; .fbx/.glb/.usdc/.usda need bpy).")],
-    out: Annotated[Path | None, typer.Option("-o", "--out", dir_okay=False, help="Output .mp4 (default: <motion>.preview.mp4).")] = None,
+    out: Annotated[str | None, typer.Option("-o", "--out", help="Output .mp4, or a folder (existing, or ending in /) for <motion>.preview.mp4 (default: beside the motion).")] = None,
     camera: Annotated[
         Path | None, typer.Option("--camera", dir_okay=False, help="Camera sidecar (default: <motion>.camera.json beside it).")
     ] = None,
@@ -257,15 +258,18 @@ def preview_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
     """Draw a motion over the video it came from, with the solver's camera, beside a 3D view."""
+    from mocap.atomic import check_distinct
     from mocap.errors import MocapError
     from mocap.preview import camera_file_path, read_camera_file, render_preview
     from mocap.preview.files import load_preview_motion
     from mocap.video import probe_video
 
-    out = out or motion.with_name(f"{motion.stem}.preview.mp4")
     _stop_on_sigterm()
     try:
-        sidecar = read_camera_file(camera or camera_file_path(motion))
+        out = _preview_target(out, motion)
+        sidecar_path = camera or camera_file_path(motion)
+        check_distinct({"preview": out}, inputs=(video, motion, sidecar_path))
+        sidecar = read_camera_file(sidecar_path)
         take = load_preview_motion(motion, sidecar)
         info = probe_video(video)
         if (info.width_px, info.height_px) != (sidecar.camera.width_px, sidecar.camera.height_px):
@@ -286,6 +290,22 @@ def preview_command(
         raise typer.Exit(_interrupt_code()) from None
     if not quiet:
         typer.echo(f"{out}  ({result.n_frames} frames, {result.frames_per_s:.0f} frames/s)", err=True)
+
+
+def _preview_target(out: str | None, motion: Path) -> Path:
+    """`mocap preview -o`: a file ending in .mp4, or a folder (existing, or written with a
+    trailing /) that gets <motion>.preview.mp4; default beside the motion. InputError otherwise."""
+    from mocap.errors import InputError
+    from mocap.pipeline import PREVIEW_SUFFIX
+
+    name = f"{motion.stem}{PREVIEW_SUFFIX}"
+    if out is None:
+        return motion.with_name(name)
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return Path(out) / name
+    if Path(out).suffix.lower() != ".mp4":
+        raise InputError(f"{out}: the preview is an H.264 MP4 video; give a path ending in .mp4 or a folder")
+    return Path(out)
 
 
 @app.command()

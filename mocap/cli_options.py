@@ -54,10 +54,13 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
+MIN_CUTOFF_HZ = 0.1  # the lowest --smoothing cut-off (a 10 s period); solvable up to --fps 1000
+
+
 def parse_smoothing(text: str, fps: float | None = None):
     """'none' | 'light' | 'medium' | 'strong' | a cut-off in Hz ('4', '4hz') -> SmoothingConfig.
 
-    A cut-off given in Hz must be a finite positive number, and below half the output frame
+    A cut-off given in Hz must be a finite number of at least MIN_CUTOFF_HZ, and below half the output frame
     rate when that rate is known here (`fps`: --fps): at or above it the smoother can do
     nothing more than it does just under it. Where the rate is the clip's own, it is known
     only once the clip is probed: the pipeline then smooths as lightly as the rate allows and
@@ -79,6 +82,11 @@ def parse_smoothing(text: str, fps: float | None = None):
                                  param_hint="--smoothing")
     if hz <= 0:
         raise typer.BadParameter(f"{text!r}: the cut-off frequency must be positive", param_hint="--smoothing")
+    if hz < MIN_CUTOFF_HZ:
+        # Below 0.1 Hz the smoother flattens whole seconds of motion into a line, and far
+        # below it (1e-5 Hz) its banded system is too ill-conditioned to solve.
+        raise typer.BadParameter(f"{text!r}: the cut-off frequency must be at least {MIN_CUTOFF_HZ:g} Hz",
+                                 param_hint="--smoothing")
     if fps is not None and hz >= fps / 2:
         raise typer.BadParameter(
             f"{text!r}: the cut-off frequency must be below half the frame rate (--fps {fps:g}: below {fps / 2:g} Hz)",

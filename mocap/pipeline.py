@@ -281,11 +281,13 @@ def solve_take(
     return smoothed, solve_full(smoothed, camera, cfg, rig=load_rig(hands=options.hands), name=name), camera
 
 
-def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | None = None) -> None:
+def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | None = None,
+                           inputs: tuple[Path, ...] = ()) -> None:
     """Fail before any detection work if the options cannot produce their outputs:
-    an unknown rig preset, FBX/GLB requested with no Blender to write them, or an output
-    path that cannot be a file (a folder is there, or a file where a folder should be)."""
-    from mocap.atomic import check_target
+    an unknown rig preset, FBX/GLB requested with no Blender to write them, an output
+    path that cannot be a file (a folder is there, or a file where a folder should be),
+    or an output that would overwrite an input or another output (atomic.check_distinct)."""
+    from mocap.atomic import check_distinct, check_target
     from mocap.presets import load_preset
 
     load_preset(options.rig)
@@ -295,6 +297,7 @@ def check_outputs_possible(options: ConvertOptions, paths: dict[str, Path] | Non
         describe_backend(options.blender_exe)
     for path in (paths or {}).values():
         check_target(path)
+    check_distinct(paths or {}, inputs)
 
 
 def contacts_path(paths: dict[str, Path]) -> Path:
@@ -388,7 +391,12 @@ def convert(
         planned["report"] = Path(options.report_path)
     if options.matte:
         planned["matte"] = first.with_name(f"{first.stem}{MATTE_SUFFIX}")
-    check_outputs_possible(options, planned)
+    planned["contacts"] = contacts_path(paths)
+    if options.camera_sidecar:
+        from mocap.preview.camera_file import camera_file_path
+
+        planned["camera"] = camera_file_path(first)
+    check_outputs_possible(options, planned, inputs=(video,))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info, tracks, hands_seen = detect_take(video, options, progress, on_info, detector)

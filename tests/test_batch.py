@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from mocap.batch.inputs import expand_inputs
 from mocap.batch.manifest import Manifest
-from mocap.batch.pool import WorkerPool
+from mocap.batch.pool import Event, WorkerPool
 from mocap.cli import app
 from mocap.data import BLAZEPOSE_NAMES, LandmarkTracks
 from mocap.detect.chunks import Chunk, plan_chunks, stitch_chunks
@@ -355,6 +355,47 @@ def test_ctrl_c_ends_the_workers_and_records_interrupted_jobs(takes, tmp_path):
     assert r.stdout.count("was interrupted") == 2
 
 
+class _FinishedAtOnce:  # an executor whose one task has already written its outputs
+    def submit(self, task_id, fn, args):
+        staging = Path(args[1])
+        self.summary = {"outputs": {}}
+        for fmt, name in (("bvh", "a.bvh"), ("contacts", "a.contacts.json"), ("camera", "a.camera.json")):
+            (staging / name).write_text(fmt)
+            self.summary["outputs"][fmt] = str(staging / name)
+        self.task_id = task_id
+
+    def events(self):
+        yield Event("done", self.task_id, self.summary)
+
+    def terminate(self):
+        return []
+
+    def close(self):
+        pass
+
+
+def test_a_finished_job_is_skipped_however_its_paths_are_typed(tmp_path, monkeypatch):
+    """Resume must not depend on the folder the command runs from: a batch run as
+    `mocap batch in -o in/out` from one folder skips its done jobs when run again as
+    `/abs/in -o /abs/in/out`, or as `t/in -o t/in/out` from the folder above."""
+    from mocap.batch.runner import BatchConfig, plan_batch, run_batch
+    from mocap.pipeline import ConvertOptions
+
+    (tmp_path / "t" / "in").mkdir(parents=True)
+    shutil.copy(SAMPLES / "squats.mp4", tmp_path / "t" / "in" / "a.mp4")
+    options = ConvertOptions(use_cache=False)
+    monkeypatch.chdir(tmp_path / "t")
+    jobs, manifest = plan_batch(["in"], Path("in/out"), options, BatchConfig())
+    run_batch(jobs, manifest, BatchConfig(), executor=_FinishedAtOnce())
+    assert Manifest(Path("in/out/mocap-batch.jsonl")).latest["a"]["status"] == "done"
+    for where, inputs, out in ((tmp_path / "t", "in", "in/out"),
+                               (tmp_path, "t/in", "t/in/out"),
+                               (tmp_path / "t" / "in", str(tmp_path / "t" / "in"), str(tmp_path / "t" / "in" / "out"))):
+        monkeypatch.chdir(where)
+        again, _ = plan_batch([inputs], Path(out), options, BatchConfig())
+        assert [(job.action, job.reason) for job in again] == [("skip", "done (same file, same options)")], where
+
+
 def test_longest_jobs_start_first_so_none_runs_alone_at_the_end(tmp_path):
     """LPT order: with a short clip first on the command line, the longer one is still
     submitted first (a long job started last keeps one worker busy while the others idle)."""
@@ -390,7 +431,6 @@ def test_longest_jobs_start_first_so_none_runs_alone_at_the_end(tmp_path):
 def test_an_interrupt_while_outputs_move_into_place_still_records_the_job_done(tmp_path, monkeypatch):
     """An interrupt (Ctrl-C or SIGTERM) the moment a job's first output appears (what the failure matrix does) must
     leave that job `done`, all its outputs in place, so a resumed batch does not redo it."""
-    from mocap.batch.pool import Event
     from mocap.batch.runner import BatchConfig, plan_batch, run_batch
     from mocap.pipeline import ConvertOptions
 
@@ -399,24 +439,6 @@ def test_an_interrupt_while_outputs_move_into_place_still_records_the_job_done(t
     shutil.copy(SAMPLES / "squats.mp4", src / "a.mp4")
     out = tmp_path / "out"
     jobs, manifest = plan_batch([str(src)], out, ConvertOptions(use_cache=False), BatchConfig())
-
-    class FinishedAtOnce:  # an executor whose one task has already written its outputs
-        def submit(self, task_id, fn, args):
-            staging = Path(args[1])
-            self.summary = {"outputs": {}}
-            for fmt, name in (("bvh", "a.bvh"), ("contacts", "a.contacts.json"), ("camera", "a.camera.json")):
-                (staging / name).write_text(fmt)
-                self.summary["outputs"][fmt] = str(staging / name)
-            self.task_id = task_id
-
-        def events(self):
-            yield Event("done", self.task_id, self.summary)
-
-        def terminate(self):
-            return []
-
-        def close(self):
-            pass
 
     real_replace = Path.replace
 
@@ -428,7 +450,7 @@ def test_an_interrupt_while_outputs_move_into_place_still_records_the_job_done(t
 
     monkeypatch.setattr(Path, "replace", replace_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run_batch(jobs, manifest, BatchConfig(), executor=FinishedAtOnce())
+        run_batch(jobs, manifest, BatchConfig(), executor=_FinishedAtOnce())
     record = Manifest(out / "mocap-batch.jsonl").latest["a"]
     assert record["status"] == "done", record
     assert sorted(p.name for p in out.iterdir()) == ["a.bvh", "a.camera.json", "a.contacts.json", "mocap-batch.jsonl"]

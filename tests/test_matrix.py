@@ -573,6 +573,7 @@ ROWS = [
     Row("--fov 0", _option("--fov", "0"), 2, "--fov", lambda r: "--fov"),
     Row("smoothing 0 Hz", _option("--smoothing", "0"), 2, "positive", lambda r: "--smoothing"),
     Row("smoothing not a number", _option("--smoothing", "nan"), 2, "finite", lambda r: "--smoothing"),
+    Row("smoothing far too low", _option("--smoothing", "1e-5"), 2, "at least 0.1 Hz", lambda r: "--smoothing"),
     Row("smoothing at half --fps", _option("--fps", "30", "--smoothing", "15"), 2, "below half the frame rate",
         lambda r: "--smoothing"),
     Row("rotation order not a permutation", _option("--rotation-order", "XYX"), 2, "permutation", lambda r: "--rotation-order"),

@@ -149,6 +149,36 @@ def test_cli_preview_with_fps_and_from_json_shows_every_source_frame(tmp_path: P
         assert max(diff) < 0.5, motion_file
 
 
+@pytest.mark.mediapipe
+def test_no_output_may_overwrite_an_input_or_another_output(tmp_path: Path, cache_dir: Path) -> None:
+    """`mocap preview -o VIDEO` replaced the source video with the preview, `-o take.bvh` the
+    motion, and `convert --report VIDEO` (or a report on one of the outputs) the same: each is
+    now a one-line usage error before any work, the files untouched. `-o` must be an .mp4 or
+    a folder (existing, or with a trailing /), as for convert."""
+    import hashlib
+    import shutil
+
+    video = shutil.copy(SAMPLE, tmp_path / "v.mp4")
+    result = runner.invoke(app, ["convert", str(video), "-o", str(tmp_path / "take"), "-f", "bvh,json",
+                                 "--cache-dir", str(cache_dir), "-q"])
+    assert result.exit_code == 0, result.output
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    for out, problem in ((video, "is an input"), (tmp_path / "take.bvh", "ending in .mp4"),
+                         (tmp_path / "take.camera.json", "ending in .mp4"), (tmp_path / "p.avi", "ending in .mp4")):
+        bad = runner.invoke(app, ["preview", str(video), str(tmp_path / "take.bvh"), "-o", str(out)])
+        assert bad.exit_code == 2 and problem in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.output
+    for args, problem in (([], "is an input"), (["-o", str(tmp_path / "x"), "--report", str(tmp_path / "x.bvh")], "both"),
+                          (["-o", str(tmp_path / "y"), "-f", "json", "--report", str(tmp_path / "y.camera.json")], "both")):
+        report = args[-1] if args else str(video)
+        bad = runner.invoke(app, ["convert", str(video), *args[:-2], *(args[-2:] if args else ["--report", report]),
+                                  "--cache-dir", str(cache_dir), "-q"])
+        assert bad.exit_code == 2 and problem in bad.stderr, bad.output
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()} == digest
+    folder = runner.invoke(app, ["preview", str(video), str(tmp_path / "take.json"), "-o", f"{tmp_path / 'previews'}/", "-q"])
+    assert folder.exit_code == 0, folder.output
+    assert [p.name for p in (tmp_path / "previews").iterdir()] == ["take.preview.mp4"]
+
+
 def test_failed_preview_leaves_no_file(tmp_path: Path) -> None:
     from mocap.errors import ExportError
 

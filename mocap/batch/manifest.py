@@ -6,7 +6,7 @@ finished and runs again. The newest record of a job wins. A last line cut short 
 is ignored.
 
 Record fields: `job` (the job's key: its output path under OUTDIR without suffix), `input`
-(path), `content_hash` (sha256 of the input), `size`, `mtime_ns`, `options` (what shapes
+(absolute path), `content_hash` (sha256 of the input), `size`, `mtime_ns`, `options` (what shapes
 the outputs), `options_hash`, `outputs` ({format: path relative to OUTDIR}), `status`
 ('done', 'failed' or 'interrupted'), `timings_s` ({stage: seconds}), `frames`,
 `detection_rate`, `error` (one line, or null), `exit_code`, `attempts`, `worker` (host:pid

@@ -130,10 +130,12 @@ def plan_batch(inputs: list[str], out_dir: Path, options: Any, config: BatchConf
             previous is not None
             and previous.get("status") == "done"
             and previous.get("options_hash") == wanted
-            and previous.get("input") == str(job.input)
             and _outputs_exist(previous, out_dir)
         )
-        if done_before and not config.force and (previous["size"], previous["mtime_ns"]) == (job.size, job.mtime_ns):
+        # The same file however its path was typed (relative to another folder, through a
+        # link): the manifest records absolute paths. Otherwise the content hash decides.
+        same_file = Path(previous.get("input", "") if previous else "").resolve() == job.input.resolve()
+        if done_before and not config.force and same_file and (previous["size"], previous["mtime_ns"]) == (job.size, job.mtime_ns):
             job.action, job.reason = "skip", "done (same file, same options)"
             jobs.append(job)
             continue
@@ -170,7 +172,7 @@ def _record(job: Job, status: str, summary: dict[str, Any] | None = None, error:
     summary = summary or {}
     return {
         "job": job.key,
-        "input": str(job.input),
+        "input": str(job.input.resolve()),
         "content_hash": job.info.content_hash if job.info is not None else None,
         "size": job.size,
         "mtime_ns": job.mtime_ns,
