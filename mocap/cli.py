@@ -97,7 +97,7 @@ def _report(exc: BaseException, line: str) -> None:
 
 app = _App(
     name="mocap",
-    help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB, USD).",
+    help="Turn ordinary video of a person into motion-capture files (BVH, FBX, GLB, USD, and JSON for the Blender add-on).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
